@@ -61,6 +61,16 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBVG)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBVG) $(LDLIBS) -lcmocka
+# A unit test of a module outside libvg links that module's object too.
+$(BUILD)/tests/test_loadgen_route: $(OBJ)/tools/loadgen/route.o
+$(BUILD)/tests/test_loadgen_route: LDLIBS += $(OBJ)/tools/loadgen/route.o
+$(BUILD)/tests/test_payment_card: $(OBJ)/services/payment/card.o
+$(BUILD)/tests/test_payment_card: LDLIBS += $(OBJ)/services/payment/card.o
+
+# ---- benchmark helper: a bare libmicrohttpd server (scripts/bench.sh) ----
+$(BIN)/bare-mhd: $(OBJ)/tests/bench/bare_mhd.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 .PHONY: all up down test bench fuzz format lint clean unit
 all: $(ALL_BINS) $(UNIT_BINS)

@@ -1,0 +1,45 @@
+"""Runs tests/integration (or the modules named on the command line) against
+real backing services started once for the pass; prints "N passed, N failed"."""
+
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "harness"))
+
+import shoptest  # noqa: E402
+
+
+class TimedResult(unittest.TextTestResult):
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        super().startTest(test)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.stream.write(f"  ({time.monotonic() - self._t0:.1f}s)\n")
+
+
+def main():
+    loader = unittest.TestLoader()
+    names = sys.argv[1:]
+    if names:
+        sys.path.insert(0, os.path.join(HERE, "integration"))
+        suite = loader.loadTestsFromNames(names)
+    else:
+        suite = loader.discover(os.path.join(HERE, "integration"), top_level_dir=os.path.join(HERE, "integration"))
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=TimedResult, stream=sys.stdout)
+    try:
+        result = runner.run(suite)
+    finally:
+        shoptest.stop_backing()
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    passed = result.testsRun - failed - len(result.skipped)
+    print(f"integration: {passed} passed, {failed} failed, {len(result.skipped)} skipped")
+    return 0 if failed == 0 and result.testsRun > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
