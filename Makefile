@@ -3,7 +3,10 @@
 #   make up | down | test | bench | fuzz | format | lint | vmlinux
 
 SAN ?= 0
-ifeq ($(SAN),1)
+FUZZ ?= 0
+ifeq ($(FUZZ),1)
+BUILD ?= build-fuzz
+else ifeq ($(SAN),1)
 BUILD ?= build-san
 else
 BUILD ?= build
@@ -16,7 +19,11 @@ SVC_PKGS := libmicrohttpd jansson libpq hiredis librabbitmq libsodium libcurl
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-g -pthread -MMD -MP -Iservices/common $(shell $(PKG_CONFIG) --cflags $(SVC_PKGS))
 LDLIBS := $(shell $(PKG_CONFIG) --libs $(SVC_PKGS)) -lm -pthread
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS += -O1 $(SANFLAGS) -fsanitize=fuzzer-no-link
+LDFLAGS += $(SANFLAGS)
+else ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS += -O1 $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
@@ -64,15 +71,27 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBVG)
 # A unit test of a module outside libvg links that module's object too.
 $(BUILD)/tests/test_loadgen_route: $(OBJ)/tools/loadgen/route.o
 $(BUILD)/tests/test_loadgen_route: LDLIBS += $(OBJ)/tools/loadgen/route.o
+$(BUILD)/tests/test_order_validate: $(OBJ)/services/order/validate.o
+$(BUILD)/tests/test_order_validate: LDLIBS += $(OBJ)/services/order/validate.o
 $(BUILD)/tests/test_payment_card: $(OBJ)/services/payment/card.o
 $(BUILD)/tests/test_payment_card: LDLIBS += $(OBJ)/services/payment/card.o
+$(BUILD)/tests/test_gw_ratelimit: $(OBJ)/services/gateway/ratelimit.o
+$(BUILD)/tests/test_gw_ratelimit: LDLIBS += $(OBJ)/services/gateway/ratelimit.o
 
 # ---- benchmark helper: a bare libmicrohttpd server (scripts/bench.sh) ----
 $(BIN)/bare-mhd: $(OBJ)/tests/bench/bare_mhd.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: all up down test bench fuzz format lint clean unit
+# ---- fuzz targets (libFuzzer, built with FUZZ=1): tests/fuzz/fuzz_*.c ----
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(LIBVG)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+fuzz-build: $(FUZZ_BINS)
+
+.PHONY: all up down fuzz-build test bench fuzz format lint clean unit
 all: $(ALL_BINS) $(UNIT_BINS)
 
 up:

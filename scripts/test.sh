@@ -68,6 +68,7 @@ lint() {
 suite lint lint
 suite build make -s -j"$(nproc)" all
 suite unit run_unit build
+suite fuzz bash scripts/fuzz.sh short
 suite integration run_integration build 0
 suite build-sanitizers make -s -j"$(nproc)" SAN=1 all
 suite unit-sanitizers run_unit_san

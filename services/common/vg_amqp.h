@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define VG_AMQP_EXCHANGE "vigil.events"
-#define VG_AMQP_ORDER_PLACED "order.placed"             /* routing key */
+#define VG_AMQP_EXCHANGE     "vigil.events"
+#define VG_AMQP_ORDER_PLACED "order.placed"              /* routing key */
 #define VG_AMQP_NOTIFY_QUEUE "notification.order_placed" /* durable queue */
 
 struct vg_amqp_binding {
@@ -30,8 +30,8 @@ int vg_amqp_pub_create(const char *url, const struct vg_amqp_binding *binding,
 void vg_amqp_pub_destroy(struct vg_amqp_pub *pub);
 /* Persistent message, content-type application/json. Thread-safe. 0 when
  * confirmed by the broker, -1 otherwise (the caller keeps it for retry). */
-int vg_amqp_publish(struct vg_amqp_pub *pub, const char *routing_key, const char *body,
-                    size_t len, long timeout_ms);
+int vg_amqp_publish(struct vg_amqp_pub *pub, const char *routing_key, const char *body, size_t len,
+                    long timeout_ms);
 bool vg_amqp_pub_connected(struct vg_amqp_pub *pub);
 
 /* Returns 0 to ack, -1 to reject with requeue (retry later). */

@@ -22,8 +22,8 @@ struct vg_call {
 };
 
 /* headers: NULL-terminated array of "Name: value" strings, or NULL. body may be NULL. */
-int vg_http_call(const char *method, const char *url, const char *const *headers,
-                 const char *body, size_t body_len, long timeout_ms, struct vg_call *out);
+int vg_http_call(const char *method, const char *url, const char *const *headers, const char *body,
+                 size_t body_len, long timeout_ms, struct vg_call *out);
 void vg_call_free(struct vg_call *call);
 
 /* curl_global_init; call once in main before threads. */

@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define VG_MAX_PATH_IDS 4
-#define VG_BODY_LIMIT (1024 * 1024)
+#define VG_MAX_PATH_IDS   4
+#define VG_BODY_LIMIT     (1024 * 1024)
 #define VG_REQUEST_ID_MAX 64
 
 struct vg_route;
@@ -30,15 +30,15 @@ struct vg_req {
     const char *path;   /* without the query string */
     const char *body;   /* NUL-terminated; NULL when there was none */
     size_t body_len;
-    json_t *json;                      /* parsed object body for VG_ROUTE_JSON routes (borrowed) */
-    long long ids[VG_MAX_PATH_IDS];    /* values of the {id} segments, in order */
+    json_t *json;                   /* parsed object body for VG_ROUTE_JSON routes (borrowed) */
+    long long ids[VG_MAX_PATH_IDS]; /* values of the {id} segments, in order */
     int nids;
-    long long user_id;                 /* set by conf.authenticate; 0 when anonymous */
+    long long user_id; /* set by conf.authenticate; 0 when anonymous */
     char request_id[VG_REQUEST_ID_MAX + 1];
-    char client_addr[64];              /* numeric address of the TCP peer */
-    const struct vg_route *route;      /* matched route; NULL for the fallback */
-    void *ctx;                         /* conf.ctx */
-    void *conn;                        /* the MHD connection, for the getters below */
+    char client_addr[64];         /* numeric address of the TCP peer */
+    const struct vg_route *route; /* matched route; NULL for the fallback */
+    void *ctx;                    /* conf.ctx */
+    void *conn;                   /* the MHD connection, for the getters below */
 };
 
 /* Request header / query parameter values; NULL when absent. Empty query values
@@ -66,12 +66,18 @@ void vg_resp_raw(struct vg_resp *resp, int status, const char *content_type, con
 /* Adds a response header (copied). */
 void vg_resp_header(struct vg_resp *resp, const char *name, const char *value);
 bool vg_resp_is_set(const struct vg_resp *resp);
+/* A response outside any server (tests, helpers that build an answer first).
+ * vg_resp_body is NULL when no body was set; the body is NUL-terminated. */
+struct vg_resp *vg_resp_new(void);
+void vg_resp_free(struct vg_resp *resp);
+int vg_resp_status(const struct vg_resp *resp); /* 0 until set */
+const char *vg_resp_body(const struct vg_resp *resp, size_t *len);
 
 typedef void (*vg_handler_fn)(struct vg_req *req, struct vg_resp *resp);
 
 enum vg_route_flags {
-    VG_ROUTE_AUTH = 1 << 0, /* conf.authenticate must accept, else 401 unauthenticated */
-    VG_ROUTE_JSON = 1 << 1, /* body must be application/json (415) holding an object (400) */
+    VG_ROUTE_AUTH = 1 << 0,    /* conf.authenticate must accept, else 401 unauthenticated */
+    VG_ROUTE_JSON = 1 << 1,    /* body must be application/json (415) holding an object (400) */
     VG_ROUTE_NOFAULT = 1 << 2, /* never faulted (health-like routes) */
 };
 
@@ -86,14 +92,15 @@ struct vg_route {
 enum vg_health { VG_HEALTH_OK, VG_HEALTH_DEGRADED, VG_HEALTH_DOWN };
 
 struct vg_server_conf {
-    const char *name;    /* for log lines */
-    const char *bind;    /* numeric IPv4/IPv6 address, default 127.0.0.1 */
+    const char *name; /* for log lines */
+    const char *bind; /* numeric IPv4/IPv6 address, default 127.0.0.1 */
     int port;
     const struct vg_route *routes;
     size_t nroutes;
-    size_t body_limit;   /* 0: VG_BODY_LIMIT */
+    size_t body_limit;        /* 0: VG_BODY_LIMIT */
     unsigned max_connections; /* 0: 1024 */
-    /* Returns 0 and sets req->user_id, or -1 (answered 401 unauthenticated). */
+    /* Returns 0 and sets req->user_id, -1 (answered 401 unauthenticated), or -2 when the
+     * session store cannot be reached (answered 503 unavailable: the token may be valid). */
     int (*authenticate)(struct vg_req *req);
     /* Runs first, before routing; returns true when it answered (gateway rate limit). */
     bool (*before)(struct vg_req *req, struct vg_resp *resp);
@@ -110,6 +117,8 @@ struct vg_server;
 int vg_server_start(const struct vg_server_conf *conf, struct vg_server **out);
 /* Stops accepting, waits for running handlers, frees everything. */
 void vg_server_stop(struct vg_server *srv);
+/* The port actually bound: conf.port 0 asks the kernel for a free one (tests). */
+int vg_server_port(const struct vg_server *srv);
 
 /* Pure helpers, exposed for tests. */
 bool vg_request_id_valid(const char *id);

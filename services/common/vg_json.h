@@ -17,11 +17,10 @@ int vg_json_str(struct vg_resp *resp, json_t *obj, const char *key, const char *
 /* Like vg_json_str but absent or null gives *out = NULL. */
 int vg_json_str_opt(struct vg_resp *resp, json_t *obj, const char *key, const char *path,
                     size_t min, size_t max, const char **out);
-int vg_json_int(struct vg_resp *resp, json_t *obj, const char *key, const char *path,
-                long long min, long long max, long long *out);
+int vg_json_int(struct vg_resp *resp, json_t *obj, const char *key, const char *path, long long min,
+                long long max, long long *out);
 /* An object member; *out borrowed from obj. */
-int vg_json_obj(struct vg_resp *resp, json_t *obj, const char *key, const char *path,
-                json_t **out);
+int vg_json_obj(struct vg_resp *resp, json_t *obj, const char *key, const char *path, json_t **out);
 
 /* Compact, key-sorted serialisation: equal JSON values give equal strings. Caller frees. */
 char *vg_json_canonical(const json_t *value);

@@ -13,8 +13,8 @@ void vg_log(enum vg_log_level level, const char *fmt, ...) __attribute__((format
 void vg_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #define vg_debug(...) vg_log(VG_LOG_DEBUG, __VA_ARGS__)
-#define vg_info(...) vg_log(VG_LOG_INFO, __VA_ARGS__)
-#define vg_warn(...) vg_log(VG_LOG_WARN, __VA_ARGS__)
+#define vg_info(...)  vg_log(VG_LOG_INFO, __VA_ARGS__)
+#define vg_warn(...)  vg_log(VG_LOG_WARN, __VA_ARGS__)
 #define vg_error(...) vg_log(VG_LOG_ERROR, __VA_ARGS__)
 
 #endif

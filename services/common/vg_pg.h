@@ -35,7 +35,7 @@ int vg_pg_begin(struct vg_pg_conn *conn);
 int vg_pg_commit(struct vg_pg_conn *conn);
 int vg_pg_rollback(struct vg_pg_conn *conn);
 
-bool vg_pg_ok(const PGresult *res); /* COMMAND_OK or TUPLES_OK */
+bool vg_pg_ok(const PGresult *res);              /* COMMAND_OK or TUPLES_OK */
 const char *vg_pg_sqlstate(const PGresult *res); /* "" when none */
 bool vg_pg_broken(const struct vg_pg_conn *conn);
 PGconn *vg_pg_raw(struct vg_pg_conn *conn);

@@ -253,6 +253,22 @@ class Backing:
                   f"THEN CREATE ROLE vigil LOGIN; END IF; END$$; "
                   f"ALTER ROLE vigil PASSWORD '{self.pg_password}'")
 
+    def stop_pg(self):
+        """Stops PostgreSQL (fast shutdown: clients are disconnected), keeping its data."""
+        pid = self.pids.pop("pg", None)
+        if pid is None:
+            return
+        subprocess.run(["runuser", "-u", "postgres", "--", f"{PG_BIN}/pg_ctl", "stop", "-D",
+                        os.path.join(self.pg_dir, "data"), "-m", "fast", "-w", "-t", "30"],
+                       capture_output=True, text=True, timeout=60)
+        stop_pid(pid, deadline=20.0)
+        wait_until(lambda: not port_open(self.ports["pg"]), 20, "postgres to stop")
+
+    def start_pg(self):
+        """Starts PostgreSQL again on the same port and data (after stop_pg)."""
+        if "pg" not in self.pids:
+            self._start_pg()
+
     def psql(self, sql, db="postgres", check=True):
         r = subprocess.run(
             ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.pg_sock, "-p",
@@ -269,6 +285,19 @@ class Backing:
                    "--daemonize", "no", "--dir", self.base, "--maxclients", "2000"], log)
         self.pids["redis"] = p.pid
         wait_until(lambda: port_open(self.ports["redis"]), 20, "redis", p, log)
+
+    def stop_redis(self):
+        """Stops Redis. It keeps nothing on disk: every key is gone when it starts again."""
+        pid = self.pids.pop("redis", None)
+        if pid is None:
+            return
+        stop_pid(pid, deadline=20.0)
+        wait_until(lambda: not port_open(self.ports["redis"]), 20, "redis to stop")
+
+    def start_redis(self):
+        """Starts Redis again on the same port (after stop_redis), empty."""
+        if "redis" not in self.pids:
+            self._start_redis()
 
     def _start_smtp(self):
         os.makedirs(self.mail_dir, exist_ok=True)
@@ -314,6 +343,27 @@ class Backing:
         wait_until(lambda: port_open(self.ports["amqp"]), 90, "rabbitmq", p, log)
         self.rabbitmqctl("add_user", "vigil", self.amqp_password, check=False)
         self.rabbitmqctl("change_password", "vigil", self.amqp_password)
+
+    def stop_rabbit(self):
+        """Stops RabbitMQ, keeping its state (users, vhosts, durable queues) and epmd."""
+        pid = self.pids.pop("amqp", None)
+        if pid is None:
+            return
+        stop_pid(pid, deadline=30.0)
+        wait_until(lambda: not port_open(self.ports["amqp"]), 20, "rabbitmq to stop")
+
+    def start_rabbit(self):
+        """Starts RabbitMQ again on the same port and node (after stop_rabbit)."""
+        if "amqp" not in self.pids:
+            self._start_rabbit()
+
+    def redis(self, *args, db=0, check=True):
+        """Runs one redis-cli command against database db; returns its stdout, stripped."""
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.ports["redis"]),
+                            "-n", str(db), *args], capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            raise HarnessError(f"redis-cli {args[0]}: {r.stderr.strip()}")
+        return r.stdout.strip()
 
     def rabbitmqctl(self, *args, check=True):
         r = subprocess.run([f"{RABBIT_BIN}/rabbitmqctl", "-n", self.node, "-q", *args],

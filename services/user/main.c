@@ -1,0 +1,100 @@
+/* vg-user: accounts and sessions (internal; reached only through the gateway). */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "user.h"
+#include "vg_config.h"
+#include "vg_faults.h"
+#include "vg_log.h"
+#include "vg_pg.h"
+#include "vg_redis.h"
+
+#define DEFAULT_PG_DSN "host=127.0.0.1 port=55432 dbname=vigil user=vigil"
+/* How long a request waits for a pooled connection before answering 503: long enough to ride
+ * out a burst, short enough that clients are not left hanging when the pool is exhausted. */
+#define POOL_ACQUIRE_TIMEOUT_MS 1000
+#define REDIS_TIMEOUT_MS        1000
+
+/* X-User-Id is set by the gateway from the session; this service is not reachable from outside,
+ * so the header is trusted as long as it is a well-formed positive integer. */
+static int authenticate(struct vg_req *req)
+{
+    const char *v = vg_req_header(req, "X-User-Id");
+    long long id = 0;
+
+    if (!v || !*v)
+        return -1;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' || id > (LLONG_MAX - 9) / 10)
+            return -1;
+        id = id * 10 + (*v - '0');
+    }
+    if (id <= 0)
+        return -1;
+    req->user_id = id;
+    return 0;
+}
+
+/* PostgreSQL holds the accounts and Redis the sessions: without either, nothing works. */
+static enum vg_health health(void *arg)
+{
+    struct user_ctx *ctx = arg;
+
+    return vg_pg_ping(ctx->pg) && vg_redis_ping(ctx->redis) ? VG_HEALTH_OK : VG_HEALTH_DOWN;
+}
+
+static const struct vg_route routes[] = {
+    {"POST", "/users", handle_register, VG_ROUTE_JSON, NULL},
+    {"GET", "/users/me", handle_me, VG_ROUTE_AUTH, NULL},
+    {"POST", "/sessions", handle_login, VG_ROUTE_JSON, NULL},
+    {"DELETE", "/sessions", handle_logout, VG_ROUTE_AUTH, NULL},
+};
+
+int main(void)
+{
+    struct user_ctx ctx = {0};
+    struct vg_server_conf conf = {0};
+    struct vg_server *srv = NULL;
+    int pool_size, err;
+
+    vg_signals_block(); /* before any thread, so only vg_signals_wait sees SIGTERM */
+    vg_log_init("user");
+    if (sodium_init() < 0)
+        vg_die("vg-user: libsodium failed to initialise");
+    vg_faults_init_from_env();
+
+    ctx.session_ttl_s = vg_env_int("VIGIL_SESSION_TTL_S", 86400, 1, 365LL * 86400);
+    pool_size = (int)vg_env_int("VIGIL_PG_POOL_SIZE", 8, 1, 1024);
+    pw_init();
+
+    err = vg_pg_pool_create(vg_env_str("VIGIL_PG_DSN", DEFAULT_PG_DSN), pool_size,
+                            POOL_ACQUIRE_TIMEOUT_MS, &ctx.pg);
+    if (err)
+        vg_die("vg-user: cannot create the PostgreSQL pool: %s", strerror(-err));
+    err = vg_redis_pool_create(vg_env_str("VIGIL_REDIS_HOST", "127.0.0.1"),
+                               (int)vg_env_int("VIGIL_REDIS_PORT", 56379, 1, 65535),
+                               (int)vg_env_int("VIGIL_REDIS_DB", 0, 0, 15), pool_size,
+                               REDIS_TIMEOUT_MS, &ctx.redis);
+    if (err)
+        vg_die("vg-user: cannot create the Redis pool: %s", strerror(-err));
+
+    conf.name = "user";
+    conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
+    conf.port = (int)vg_env_int("VIGIL_PORT", 8081, 1, 65535);
+    conf.routes = routes;
+    conf.nroutes = sizeof(routes) / sizeof(routes[0]);
+    conf.authenticate = authenticate;
+    conf.health = health;
+    conf.ctx = &ctx;
+    err = vg_server_start(&conf, &srv);
+    if (err == 0) {
+        vg_signals_wait();
+        vg_info("shutting down");
+        vg_server_stop(srv);
+    }
+    vg_redis_pool_destroy(ctx.redis);
+    vg_pg_pool_destroy(ctx.pg);
+    return err == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
