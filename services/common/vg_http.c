@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "vg_faults.h"
@@ -178,18 +177,9 @@ static bool check_json_body(struct vg_exchange *ex)
     return true;
 }
 
-static _Thread_local uint64_t rng_state;
-
-/* xorshift64*: fault sampling needs speed and no shared state, not secrecy. */
 static double next_uniform(void)
 {
-    while (!rng_state)
-        if (getrandom(&rng_state, sizeof(rng_state), 0) != sizeof(rng_state))
-            rng_state = (uint64_t)time(NULL) | 1;
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 2685821657736338717ULL) >> 11) / (double)(1ULL << 53);
+    return (double)(vg_rand64() >> 11) / (double)(1ULL << 53);
 }
 
 /* Returns true when the fault flags answered the request. */
@@ -369,6 +359,14 @@ static bool body_append(struct vg_exchange *ex, const char *data, size_t len)
     return true;
 }
 
+static bool has_body(struct vg_exchange *ex)
+{
+    const char *clen = vg_req_header(&ex->req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    return (clen && strtoull(clen, NULL, 10) > 0) ||
+           vg_req_header(&ex->req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -381,11 +379,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!ex)
             return MHD_NO;
         *con_cls = ex;
-        /* Answering before the body is read makes MHD refuse the body and
-         * close the connection after the answer: what a 413 wants. */
         if (early_checks(ex)) {
             ex->decided = true;
-            return send_answer(ex);
+            /* Answering before the body is read makes MHD refuse the body and
+             * close the connection after the answer: what a 413 wants. A
+             * request without a body is answered on the next call instead, so
+             * that a 404 or 429 keeps the connection alive. */
+            if (has_body(ex))
+                return send_answer(ex);
         }
         return MHD_YES;
     }
@@ -430,7 +431,8 @@ int vg_server_start(const struct vg_server_conf *conf, struct vg_server **out)
 {
     const char *bind = conf->bind && *conf->bind ? conf->bind : "127.0.0.1";
     unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+        MHD_USE_POLL; /* select() stops at FD_SETSIZE (1024) descriptors: the gateway passes it */
     struct sockaddr_storage ss = {0};
     struct vg_server *srv;
     int err;

@@ -2,6 +2,7 @@
 #ifndef VG_HTTP_INT_H
 #define VG_HTTP_INT_H
 
+#include <stdint.h>
 #include "vg_http.h"
 
 /* Built-in /admin routes: checked for loopback (403) and X-Admin-Token (401)
@@ -27,6 +28,7 @@ struct vg_resp {
 void vg_resp_clear(struct vg_resp *resp);
 bool vg_resp_has_header(const struct vg_resp *resp, const char *name);
 void vg_request_id_new(char out[VG_REQUEST_ID_MAX + 1]);
+uint64_t vg_rand64(void);
 
 /* vg_http_builtin.c */
 extern const struct vg_route vg_builtin_routes[];

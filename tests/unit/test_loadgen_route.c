@@ -34,6 +34,11 @@ static const struct fold_case cases[] = {
     {"GET", "/api//products", "GET /api//products"},       /* empty segment stays */
     {"GET", "/v1/2024", "GET /v1/{id}"},
     {"HEAD", "/healthz", "HEAD /healthz"},
+    {"GET", "/o/0123456789abcdef", "GET /o/{id}"},                         /* 16 hex digits */
+    {"GET", "/o/0123456789abcde", "GET /o/0123456789abcde"},               /* 15: a word */
+    {"GET", "/o/123e4567-e89b-12d3-a456-426614174000/x", "GET /o/{id}/x"}, /* UUID */
+    {"GET", "/o/123e4567-e89b-12d3-a456-42661417400g",
+     "GET /o/123e4567-e89b-12d3-a456-42661417400g"},
 };
 
 static void test_fold_table(void **state)

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#define LG_BACKOFF_US 100000 /* a shopper pauses this long after 429, 5xx or no answer */
+#define LG_BACKOFF_US  100000 /* a shopper pauses this long after 429, 5xx or no answer */
 #define LG_PROGRESS_US 5000000
 #define LG_MAX_WAIT_MS 100
 
@@ -182,7 +182,10 @@ static int wait_ms(const struct lg_run *run, uint64_t now)
     if (run->sleeping.n) {
         uint64_t at = run->sleeping.at[run->sleeping.head];
 
-        wait = at > now && at - now < wait ? at - now : (at <= now ? 0 : wait);
+        if (at <= now)
+            return 0;
+        if (at - now < wait)
+            wait = at - now;
     }
     if (run->opts.rate > 0 && run->ready.n && run->inflight < run->opts.concurrency &&
         run->tokens < 1) {
@@ -214,6 +217,7 @@ static int loop(struct lg_run *run)
         uint64_t now = now_us();
         int running;
 
+        progress(run, now);
         if (start_requests(run, now))
             return -1;
         if (stopping(run, now) && run->inflight == 0)
@@ -222,7 +226,6 @@ static int loop(struct lg_run *run)
             return -1;
         if (drain(run))
             continue; /* shoppers came back: start them before sleeping */
-        progress(run, now);
         if (curl_multi_poll(run->multi, NULL, 0, wait_ms(run, now_us()), NULL) != CURLM_OK)
             return -1;
     }

@@ -13,11 +13,11 @@
 #define LG_MAX_SHOPPERS 64000u
 
 const char *const lg_action_names[LG_NSTEPS] = {
-    [LG_BROWSE] = "browse",     [LG_SEARCH] = "search",     [LG_VIEW] = "view",
-    [LG_ADD] = "add",           [LG_CART] = "cart",         [LG_CHECKOUT] = "checkout",
-    [LG_E404] = "e404",         [LG_E400] = "e400",         [LG_E401] = "e401",
-    [LG_E402] = "e402",         [LG_E409] = "e409",         [LG_STEP_REGISTER] = "register",
-    [LG_STEP_LOGIN] = "login",  [LG_STEP_REMOVE] = "remove",
+    [LG_BROWSE] = "browse",    [LG_SEARCH] = "search",      [LG_VIEW] = "view",
+    [LG_ADD] = "add",          [LG_CART] = "cart",          [LG_CHECKOUT] = "checkout",
+    [LG_E404] = "e404",        [LG_E400] = "e400",          [LG_E401] = "e401",
+    [LG_E402] = "e402",        [LG_E409] = "e409",          [LG_STEP_REGISTER] = "register",
+    [LG_STEP_LOGIN] = "login", [LG_STEP_REMOVE] = "remove",
 };
 
 static const unsigned default_weights[LG_NACTIONS] = {
@@ -124,8 +124,9 @@ static int parse_mix(const char *mix, unsigned *weights)
             if (strcmp(item, lg_action_names[a]) == 0)
                 found = a;
         if (found < 0)
-            return bad("--mix", "unknown action (browse search view add cart checkout e404 "
-                                "e400 e401 e402 e409)",
+            return bad("--mix",
+                       "unknown action (browse search view add cart checkout e404 "
+                       "e400 e401 e402 e409)",
                        item);
         if (parse_u64("--mix", eq + 1, 0, 1000000, &w))
             return -1;
@@ -190,7 +191,8 @@ static int check_run_id(const char *s, struct lg_options *opts)
 {
     size_t n = strlen(s);
 
-    if (n == 0 || n >= sizeof(opts->run_id) || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") != n)
+    if (n == 0 || n >= sizeof(opts->run_id) ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") != n)
         return bad("--run-id", "1-32 characters from [a-z0-9]", s);
     memcpy(opts->run_id, s, n + 1);
     return 0;

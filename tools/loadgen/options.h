@@ -30,19 +30,19 @@ enum lg_step {
 };
 
 struct lg_options {
-    char url[512];         /* base URL, no trailing slash */
-    unsigned shoppers;     /* simulated shoppers (one source address each) */
-    unsigned concurrency;  /* max requests in flight; default: shoppers */
-    double rate;           /* requests/s target; 0 = as fast as possible */
-    uint64_t requests;     /* total to send, 0 = unbounded (then duration bounds) */
-    double duration_s;     /* stop starting requests after this; 0 = unbounded */
-    long timeout_ms;       /* per request */
+    char url[512];        /* base URL, no trailing slash */
+    unsigned shoppers;    /* simulated shoppers (one source address each) */
+    unsigned concurrency; /* max requests in flight; default: shoppers */
+    double rate;          /* requests/s target; 0 = as fast as possible */
+    uint64_t requests;    /* total to send, 0 = unbounded (then duration bounds) */
+    double duration_s;    /* stop starting requests after this; 0 = unbounded */
+    long timeout_ms;      /* per request */
     uint64_t seed;
-    unsigned products;     /* catalogue ids 1..products (learned from listings when 0) */
+    unsigned products; /* catalogue ids 1..products (learned from listings when 0) */
     unsigned weights[LG_NACTIONS];
-    bool source_addrs;     /* bind each shopper to 127.0.x.y (--no-source-addrs turns off) */
-    char run_id[33];       /* makes emails unique across runs */
-    bool quiet;            /* no progress lines on stderr */
+    bool source_addrs; /* bind each shopper to 127.0.x.y (--no-source-addrs turns off) */
+    char run_id[33];   /* makes emails unique across runs */
+    bool quiet;        /* no progress lines on stderr */
 };
 
 extern const char *const lg_action_names[LG_NSTEPS];

@@ -16,14 +16,26 @@ static const char *path_start(const char *target)
     return slash;
 }
 
-static bool all_digits(const char *s, size_t n)
+static bool is_hex(char c)
 {
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* An id segment, as the agent folds it (agent/proto/route.c): all digits, a
+ * hex string of 16 or more digits (object ids, hashes), or a UUID. */
+static bool is_id(const char *s, size_t n)
+{
+    size_t digits = 0, hex = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        digits += s[i] >= '0' && s[i] <= '9';
+        hex += is_hex(s[i]);
+    }
     if (n == 0)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
+    if (digits == n || (hex == n && n >= 16))
+        return true;
+    return n == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' && hex == 32;
 }
 
 static bool append(char *out, size_t size, size_t *len, const char *s, size_t n)
@@ -60,7 +72,7 @@ int lg_route_fold(const char *method, const char *target, char *out, size_t size
 
         if (seg > path_len)
             seg = path_len;
-        if (all_digits(p, seg)) {
+        if (is_id(p, seg)) {
             if (!append(out, size, &len, "{id}", 4))
                 return -1;
         } else if (!append(out, size, &len, p, seg)) {

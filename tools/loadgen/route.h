@@ -1,8 +1,8 @@
 /* lg_route: the route label loadgen counts a request under.
  *
  * It folds a request the way the agent labels http_route (DESIGN.md): the
- * path only (no scheme, host, query string or fragment), every path segment
- * made only of digits replaced by {id}, and the method in front:
+ * path only (no scheme, host, query string or fragment), every id segment
+ * (all digits, 16+ hex digits, or a UUID) replaced by {id}, the method in front:
  *   "GET", "http://127.0.0.1:8080/api/products/42?x=1" -> "GET /api/products/{id}"
  * Pure: no I/O, no allocation, so loadgen's counts and the agent's can be
  * compared series by series. */

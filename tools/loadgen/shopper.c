@@ -7,16 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LG_BODY_CAP (1024 * 1024) /* answers kept for parsing are cut here */
-#define LG_PASSWORD "loadgen-password-1"
+#define LG_BODY_CAP   (1024 * 1024) /* answers kept for parsing are cut here */
+#define LG_PASSWORD   "loadgen-password-1"
 #define LG_MISSING_ID 999999999ULL
 
 /* Words of the seed catalogue's names (services/migrations/0002_seed.sql),
  * one word no product has, and text that looks like SQL; a miss is still 200. */
 static const char *const search_words[] = {
-    "lamp",     "walnut",   "oak",     "copper",   "skillet",  "teapot",  "notebook",
-    "planter",  "speaker",  "linen",   "bench",    "headphones", "zeppelin",
-    "select * from products",
+    "lamp",    "walnut",  "oak",   "copper", "skillet",    "teapot",   "notebook",
+    "planter", "speaker", "linen", "bench",  "headphones", "zeppelin", "select * from products",
 };
 
 /* splitmix64: small, fast, and good enough to spread choices. */
@@ -136,7 +135,8 @@ static const char *build(struct lg_shopper *s, const struct lg_shared *sh, bool 
                  1 + rng_below(&s->rng, pages ? pages : 1));
         return "GET";
     case LG_SEARCH: {
-        const char *w = search_words[rng_below(&s->rng, sizeof(search_words) / sizeof(*search_words))];
+        const char *w =
+            search_words[rng_below(&s->rng, sizeof(search_words) / sizeof(*search_words))];
         char *q = curl_easy_escape(s->easy, w, 0);
 
         *auth = false;
@@ -226,8 +226,7 @@ static int set_headers(struct lg_shopper *s, const char *run_id, bool auth, bool
     }
     if (h && (s->action == LG_CHECKOUT || s->action == LG_E402)) {
         /* Unique per attempt; [A-Za-z0-9._-] only (API.md). */
-        snprintf(line, sizeof(line), "Idempotency-Key: lg-%s-%u-%llu", run_id, s->index,
-                 ++s->seq);
+        snprintf(line, sizeof(line), "Idempotency-Key: lg-%s-%u-%llu", run_id, s->index, ++s->seq);
         h = add_header(h, line);
     }
     s->headers = h;
@@ -339,8 +338,8 @@ bool lg_shopper_finish(struct lg_shopper *s, struct lg_shared *sh, int status)
     default:
         break;
     }
-    if (status == 401 && s->action != LG_BROWSE && s->action != LG_SEARCH &&
-        s->action != LG_VIEW && s->action != LG_E404 && s->action != LG_E409) {
+    if (status == 401 && s->action != LG_BROWSE && s->action != LG_SEARCH && s->action != LG_VIEW &&
+        s->action != LG_E404 && s->action != LG_E409) {
         s->token[0] = '\0'; /* the session expired or was lost */
         s->state = LG_S_LOGIN;
         return backoff;

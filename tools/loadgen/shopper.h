@@ -46,7 +46,7 @@ struct lg_shopper {
     char source[48]; /* CURLOPT_INTERFACE value, "" for none */
     unsigned long long cart[LG_CART_MAX];
     unsigned ncart;
-    bool purge;            /* a checkout was refused for stock: empty the cart first */
+    bool purge;             /* a checkout was refused for stock: empty the cart first */
     unsigned long long seq; /* idempotency keys */
     /* the request in flight */
     int action; /* enum lg_action or enum lg_step */

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #define LG_STATUS_MAX 1000 /* HTTP statuses are three digits */
-#define LG_ROUTE_MAX 128
-#define LG_ERR_KINDS 16
+#define LG_ROUTE_MAX  128
+#define LG_ERR_KINDS  16
 
 struct lat_samples {
     uint32_t *us; /* microseconds; 2^32 us is over an hour, past any timeout */
@@ -201,9 +201,9 @@ static void json_str(FILE *out, const char *s)
 
 static void write_latency(FILE *out, struct lat_samples *l)
 {
-    qsort(l->us, l->n, sizeof(*l->us), cmp_u32);
-    fprintf(out,
-            "{\"samples\": %zu, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}",
+    if (l->n > 1) /* qsort's base must not be NULL, even for no samples */
+        qsort(l->us, l->n, sizeof(*l->us), cmp_u32);
+    fprintf(out, "{\"samples\": %zu, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}",
             l->n, pct_ms(l, 50), pct_ms(l, 90), pct_ms(l, 99), l->n ? l->us[l->n - 1] / 1000.0 : 0);
 }
 
@@ -228,7 +228,8 @@ static int cmp_route(const void *a, const void *b)
 
 static void write_routes(FILE *out, struct lg_stats *st)
 {
-    qsort(st->routes, st->nroutes, sizeof(*st->routes), cmp_route);
+    if (st->nroutes > 1)
+        qsort(st->routes, st->nroutes, sizeof(*st->routes), cmp_route);
     fputs("  \"by_route\": {", out);
     for (size_t i = 0; i < st->nroutes; i++) {
         struct route_stats *r = &st->routes[i];
@@ -289,8 +290,7 @@ int lg_stats_write_json(struct lg_stats *st, const struct lg_run_info *info, FIL
     json_str(out, info->url);
     fputs(", \"run_id\": ", out);
     json_str(out, info->run_id);
-    fprintf(out,
-            ", \"shoppers\": %u, \"concurrency\": %u, \"rate\": %g, \"registered\": %u}\n}\n",
+    fprintf(out, ", \"shoppers\": %u, \"concurrency\": %u, \"rate\": %g, \"registered\": %u}\n}\n",
             info->shoppers, info->concurrency, info->rate, info->registered);
     fflush(out);
     return ferror(out) ? -1 : 0;
