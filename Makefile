@@ -17,7 +17,7 @@ PKG_CONFIG ?= pkg-config
 SVC_PKGS := libmicrohttpd jansson libpq hiredis librabbitmq libsodium libcurl
 
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-	-g -pthread -MMD -MP -Iservices/common $(shell $(PKG_CONFIG) --cflags $(SVC_PKGS))
+	-g -pthread -MMD -MP -Iservices/common -Iagent $(shell $(PKG_CONFIG) --cflags $(SVC_PKGS))
 LDLIBS := $(shell $(PKG_CONFIG) --libs $(SVC_PKGS)) -lm -pthread
 ifeq ($(FUZZ),1)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -43,6 +43,15 @@ $(LIBVG): $(VG_OBJS)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
+# ---- agent/proto: libagproto.a, the pure protocol parsers (no I/O, no libraries) ----
+AGENT_PROTO_SRCS := $(wildcard agent/proto/*.c)
+AGENT_PROTO_OBJS := $(AGENT_PROTO_SRCS:%.c=$(OBJ)/%.o)
+LIBAGPROTO := $(BUILD)/lib/libagproto.a
+
+$(LIBAGPROTO): $(AGENT_PROTO_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -65,9 +74,9 @@ $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(word 1,$(subst :, ,$(p))),$
 # ---- unit tests (cmocka): tests/unit/test_*.c, each linked with libvg ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBVG)
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBVG) $(LIBAGPROTO)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBVG) $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBVG) $(LIBAGPROTO) $(LDLIBS) -lcmocka
 # A unit test of a module outside libvg links that module's object too.
 $(BUILD)/tests/test_loadgen_route: $(OBJ)/tools/loadgen/route.o
 $(BUILD)/tests/test_loadgen_route: LDLIBS += $(OBJ)/tools/loadgen/route.o
@@ -86,10 +95,13 @@ $(BIN)/bare-mhd: $(OBJ)/tests/bench/bare_mhd.o
 # ---- fuzz targets (libFuzzer, built with FUZZ=1): tests/fuzz/fuzz_*.c ----
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(LIBVG)
+$(BUILD)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(LIBVG) $(LIBAGPROTO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 fuzz-build: $(FUZZ_BINS)
+
+# Keep the objects of unit tests and fuzz targets between builds.
+.SECONDARY:
 
 .PHONY: all up down fuzz-build test bench fuzz format lint clean unit
 all: $(ALL_BINS) $(UNIT_BINS)
