@@ -118,6 +118,18 @@ static void add_header(struct fwd_headers *h, const char *fmt, ...)
     h->lines[h->n++] = line;
 }
 
+/* libcurl drops a header written "Name:" with no value; "Name;" is its spelling for a header
+ * sent empty. */
+static void forward_header(struct fwd_headers *h, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    if (value[0])
+        add_header(h, "%s: %s", name, value);
+    else
+        add_header(h, "%s;", name);
+}
+
 static void free_headers(struct fwd_headers *h)
 {
     for (int i = 0; i < h->n; i++) {
@@ -133,15 +145,12 @@ static void free_headers(struct fwd_headers *h)
 static void build_headers(const struct vg_req *req, const struct gw_upstream *up,
                           struct fwd_headers *h)
 {
-    const char *v;
-
     add_header(h, "X-Request-Id: %s", req->request_id);
-    if ((v = vg_req_header(req, "Content-Type")))
-        add_header(h, "Content-Type: %s", v);
-    if ((v = vg_req_header(req, "Idempotency-Key")))
-        add_header(h, "Idempotency-Key: %s", v);
-    if (up->forward_auth && (v = vg_req_header(req, "Authorization")))
-        add_header(h, "Authorization: %s", v);
+    forward_header(h, "Content-Type", vg_req_header(req, "Content-Type"));
+    /* An empty key is the order service's 400 to give, so it must arrive empty, not vanish. */
+    forward_header(h, "Idempotency-Key", vg_req_header(req, "Idempotency-Key"));
+    if (up->forward_auth)
+        forward_header(h, "Authorization", vg_req_header(req, "Authorization"));
     if (req->user_id > 0)
         add_header(h, "X-User-Id: %lld", req->user_id);
 }

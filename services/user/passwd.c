@@ -23,12 +23,9 @@ void pw_init(void)
     unsigned char secret[32];
     char secret_hex[2 * sizeof(secret) + 1];
 
-    pw_opslimit =
-        (unsigned long long)vg_env_int("VIGIL_ARGON2_OPSLIMIT", crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                       crypto_pwhash_argon2id_OPSLIMIT_MIN,
-                                       crypto_pwhash_argon2id_OPSLIMIT_MAX < 1000000000ULL
-                                           ? (long long)crypto_pwhash_argon2id_OPSLIMIT_MAX
-                                           : 1000000000LL);
+    pw_opslimit = (unsigned long long)vg_env_int(
+        "VIGIL_ARGON2_OPSLIMIT", crypto_pwhash_OPSLIMIT_INTERACTIVE,
+        crypto_pwhash_argon2id_OPSLIMIT_MIN, (long long)crypto_pwhash_argon2id_OPSLIMIT_MAX);
     pw_memlimit = (size_t)vg_env_int("VIGIL_ARGON2_MEMLIMIT", crypto_pwhash_MEMLIMIT_INTERACTIVE,
                                      crypto_pwhash_argon2id_MEMLIMIT_MIN, 4LL << 30);
     pw_slots = (int)vg_env_int("VIGIL_HASH_CONCURRENCY", 4, 1, 1024);
