@@ -86,6 +86,8 @@ $(BUILD)/tests/test_payment_card: $(OBJ)/services/payment/card.o
 $(BUILD)/tests/test_payment_card: LDLIBS += $(OBJ)/services/payment/card.o
 $(BUILD)/tests/test_gw_ratelimit: $(OBJ)/services/gateway/ratelimit.o
 $(BUILD)/tests/test_gw_ratelimit: LDLIBS += $(OBJ)/services/gateway/ratelimit.o
+$(BUILD)/tests/test_product_localcache: $(OBJ)/services/product/localcache.o
+$(BUILD)/tests/test_product_localcache: LDLIBS += $(OBJ)/services/product/localcache.o
 
 # ---- benchmark helper: a bare libmicrohttpd server (scripts/bench.sh) ----
 $(BIN)/bare-mhd: $(OBJ)/tests/bench/bare_mhd.o

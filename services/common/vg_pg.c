@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vg_config.h"
 #include "vg_log.h"
 
 /* Failures while the database is down repeat on every request: say so once a while. */
@@ -332,4 +333,16 @@ bool vg_pg_ping(struct vg_pg_pool *pool)
     }
     vg_pg_release(pool, c);
     return ok;
+}
+
+struct vg_pg_pool *vg_pg_pool_from_env(int acquire_timeout_ms)
+{
+    struct vg_pg_pool *pool = NULL;
+    int size = (int)vg_env_int("VIGIL_PG_POOL_SIZE", 8, 1, 1024);
+    int err = vg_pg_pool_create(vg_env_str("VIGIL_PG_DSN", VG_PG_DEFAULT_DSN), size,
+                                acquire_timeout_ms, &pool);
+
+    if (err)
+        vg_die("cannot create the PostgreSQL pool: %s", strerror(-err));
+    return pool;
 }

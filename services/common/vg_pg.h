@@ -20,6 +20,12 @@ int vg_pg_pool_create(const char *conninfo, int size, int acquire_timeout_ms,
                       struct vg_pg_pool **out);
 void vg_pg_pool_destroy(struct vg_pg_pool *pool);
 
+#define VG_PG_DEFAULT_DSN "host=127.0.0.1 port=55432 dbname=vigil user=vigil"
+
+/* The pool every service uses: VIGIL_PG_DSN (default VG_PG_DEFAULT_DSN) and
+ * VIGIL_PG_POOL_SIZE (default 8). Bad configuration is fatal (vg_die). */
+struct vg_pg_pool *vg_pg_pool_from_env(int acquire_timeout_ms);
+
 struct vg_pg_conn *vg_pg_acquire(struct vg_pg_pool *pool);
 /* Returns the connection; one left inside a transaction or broken is reset. */
 void vg_pg_release(struct vg_pg_pool *pool, struct vg_pg_conn *conn);

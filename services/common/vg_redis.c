@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vg_config.h"
 #include "vg_log.h"
 
 #define REDIS_WARN_INTERVAL_S 5
@@ -238,4 +239,18 @@ bool vg_redis_ping(struct vg_redis_pool *pool)
     if (reply)
         freeReplyObject(reply);
     return ok;
+}
+
+struct vg_redis_pool *vg_redis_pool_from_env(int default_size, int timeout_ms)
+{
+    struct vg_redis_pool *pool = NULL;
+    int err = vg_redis_pool_create(vg_env_str("VIGIL_REDIS_HOST", "127.0.0.1"),
+                                   (int)vg_env_int("VIGIL_REDIS_PORT", 56379, 1, 65535),
+                                   (int)vg_env_int("VIGIL_REDIS_DB", 0, 0, 1 << 20),
+                                   (int)vg_env_int("VIGIL_REDIS_POOL_SIZE", default_size, 1, 1024),
+                                   timeout_ms, &pool);
+
+    if (err)
+        vg_die("cannot create the Redis pool: %s", strerror(-err));
+    return pool;
 }

@@ -12,6 +12,11 @@ int vg_redis_pool_create(const char *host, int port, int db, int size, int timeo
                          struct vg_redis_pool **out);
 void vg_redis_pool_destroy(struct vg_redis_pool *pool);
 
+/* The pool every service uses: VIGIL_REDIS_HOST (127.0.0.1), VIGIL_REDIS_PORT
+ * (56379), VIGIL_REDIS_DB (0; tests give each shop its own) and
+ * VIGIL_REDIS_POOL_SIZE (default_size). Bad configuration is fatal (vg_die). */
+struct vg_redis_pool *vg_redis_pool_from_env(int default_size, int timeout_ms);
+
 /* NULL when Redis cannot be reached or the pool is exhausted (answer 503). */
 redisContext *vg_redis_acquire(struct vg_redis_pool *pool);
 void vg_redis_release(struct vg_redis_pool *pool, redisContext *ctx);

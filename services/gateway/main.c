@@ -74,12 +74,7 @@ int main(void)
     setup_rate_limit(&ctx);
     ctx.static_root = gw_static_root(vg_env_str("VIGIL_STATIC_DIR", "services/storefront/dist"));
 
-    err = vg_redis_pool_create(vg_env_str("VIGIL_REDIS_HOST", "127.0.0.1"),
-                               (int)vg_env_int("VIGIL_REDIS_PORT", 56379, 1, 65535),
-                               (int)vg_env_int("VIGIL_REDIS_DB", 0, 0, 15), REDIS_POOL_SIZE,
-                               REDIS_TIMEOUT_MS, &ctx.redis);
-    if (err)
-        vg_die("vg-gateway: cannot create the Redis pool: %s", strerror(-err));
+    ctx.redis = vg_redis_pool_from_env(REDIS_POOL_SIZE, REDIS_TIMEOUT_MS);
 
     conf.name = "gateway";
     conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");

@@ -20,7 +20,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define DEFAULT_PG_DSN        "host=127.0.0.1 port=55432 dbname=vigil user=vigil"
 #define DEFAULT_AMQP_URL      "amqp://guest:guest@127.0.0.1:55672/"
 #define PG_ACQUIRE_TIMEOUT_MS 1000
 #define BROKER_PROBE_MS       250
@@ -108,10 +107,7 @@ int main(void)
         vg_die("VIGIL_MAIL_FROM: not an email address");
     consumer.prefetch = 10;
     consumer.stop = &stop;
-    if (vg_pg_pool_create(vg_env_str("VIGIL_PG_DSN", DEFAULT_PG_DSN),
-                          (int)vg_env_int("VIGIL_PG_POOL_SIZE", 8, 1, 1024), PG_ACQUIRE_TIMEOUT_MS,
-                          &svc.pool))
-        vg_die("cannot create the PostgreSQL pool");
+    svc.pool = vg_pg_pool_from_env(PG_ACQUIRE_TIMEOUT_MS);
     consumer.pool = svc.pool;
 
     conf.name = "notification";

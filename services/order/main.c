@@ -17,7 +17,6 @@
 #include "vg_pg.h"
 #include "vg_redis.h"
 
-#define DEFAULT_PG_DSN   "host=127.0.0.1 port=55432 dbname=vigil user=vigil"
 #define DEFAULT_AMQP_URL "amqp://guest:guest@127.0.0.1:55672/"
 /* How long a request waits for a pooled connection before answering 503: enough to ride out a
  * burst (200 checkouts each hold a connection for one short transaction), bounded so that an
@@ -167,7 +166,7 @@ int main(void)
                                 .period_ms = RECONCILE_PERIOD_MS,
                                 .ctx = &ctx};
     char *pay_url;
-    int pool_size, err;
+    int err;
 
     vg_signals_block(); /* before any thread, so only vg_signals_wait sees SIGTERM */
     vg_log_init("order");
@@ -176,22 +175,13 @@ int main(void)
     vg_faults_init_from_env();
     vg_client_global_init();
 
-    pool_size = (int)vg_env_int("VIGIL_PG_POOL_SIZE", 8, 1, 1024);
     pay_url = payment_url();
     ctx.payment_url = pay_url;
     ctx.upstream_timeout_ms = (long)vg_env_int("VIGIL_UPSTREAM_TIMEOUT_MS", 2000, 1, 600000);
     ctx.reconcile_after_s = vg_env_int("VIGIL_RECONCILE_AFTER_S", 10, 1, 86400);
 
-    err = vg_pg_pool_create(vg_env_str("VIGIL_PG_DSN", DEFAULT_PG_DSN), pool_size,
-                            POOL_ACQUIRE_TIMEOUT_MS, &ctx.pg);
-    if (err)
-        vg_die("vg-order: cannot create the PostgreSQL pool: %s", strerror(-err));
-    err = vg_redis_pool_create(vg_env_str("VIGIL_REDIS_HOST", "127.0.0.1"),
-                               (int)vg_env_int("VIGIL_REDIS_PORT", 56379, 1, 65535),
-                               (int)vg_env_int("VIGIL_REDIS_DB", 0, 0, 15), REDIS_POOL_SIZE,
-                               REDIS_TIMEOUT_MS, &ctx.redis);
-    if (err)
-        vg_die("vg-order: cannot create the Redis pool: %s", strerror(-err));
+    ctx.pg = vg_pg_pool_from_env(POOL_ACQUIRE_TIMEOUT_MS);
+    ctx.redis = vg_redis_pool_from_env(REDIS_POOL_SIZE, REDIS_TIMEOUT_MS);
     err = vg_amqp_pub_create(vg_env_str("VIGIL_AMQP_URL", DEFAULT_AMQP_URL), &binding, &ctx.amqp);
     if (err)
         vg_die("vg-order: cannot create the RabbitMQ publisher (check VIGIL_AMQP_URL)");

@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 
-#define DEFAULT_PG_DSN "host=127.0.0.1 port=55432 dbname=vigil user=vigil"
 /* Below the order service's 2 s upstream timeout, so an exhausted pool is a
  * clean 503 to the caller rather than its timeout. */
 #define PG_ACQUIRE_TIMEOUT_MS 1000
@@ -37,10 +36,7 @@ int main(void)
     vg_log_init("payment");
     vg_faults_init_from_env();
 
-    if (vg_pg_pool_create(vg_env_str("VIGIL_PG_DSN", DEFAULT_PG_DSN),
-                          (int)vg_env_int("VIGIL_PG_POOL_SIZE", 8, 1, 1024), PG_ACQUIRE_TIMEOUT_MS,
-                          &pay.pool))
-        vg_die("cannot create the PostgreSQL pool");
+    pay.pool = vg_pg_pool_from_env(PG_ACQUIRE_TIMEOUT_MS);
 
     conf.name = "payment";
     conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");

@@ -152,7 +152,7 @@ static void product_from_db(struct product_svc *svc, long long id, long slow_ms,
         vg_resp_error(resp, 500, "internal_error", "Out of memory.", NULL);
         return;
     }
-    cache_store_product(svc->redis, id, body, strlen(body));
+    cache_store_product(svc->cache, id, body, strlen(body));
     vg_resp_raw(resp, 200, "application/json", body, strlen(body));
     free(body);
 }
@@ -165,7 +165,7 @@ void catalog_product(struct vg_req *req, struct vg_resp *resp)
 
     /* While the slow-query drill runs, every read must reach the database, or
      * cached products would hide the fault. */
-    if (slow_ms <= 0 && cache_serve_product(svc->redis, id, resp))
+    if (slow_ms <= 0 && cache_serve_product(svc->cache, id, resp))
         return;
     product_from_db(svc, id, slow_ms, resp);
 }

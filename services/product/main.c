@@ -2,13 +2,15 @@
  *
  *   GET /categories         {items: [{id, slug, name}]}
  *   GET /products           listing and full-text search (listing.c)
- *   GET /products/{id}      one product, read through the Redis cache (catalog.c, cache.c)
+ *   GET /products/{id}      one product, read through the local and Redis caches
+ *                           (catalog.c, cache.c, localcache.c, tracking.c)
  *
  * PostgreSQL holds the catalogue and Redis the detail cache; both are hard
  * dependencies of /healthz. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "product.h"
 #include "vg_config.h"
 #include "vg_faults.h"
@@ -17,7 +19,6 @@
 #include "vg_pg.h"
 #include "vg_redis.h"
 
-#define DEFAULT_PG_DSN "host=127.0.0.1 port=55432 dbname=vigil user=vigil"
 /* How long a request waits for a pooled connection before answering 503. */
 #define POOL_ACQUIRE_TIMEOUT_MS 1000
 #define REDIS_TIMEOUT_MS        1000
@@ -43,24 +44,21 @@ int main(void)
     struct product_svc svc = {0};
     struct vg_server_conf conf = {0};
     struct vg_server *srv = NULL;
-    int pg_size, redis_size, err;
+    const char *redis_host;
+    int redis_port, err;
 
     vg_signals_block(); /* before any thread, so only vg_signals_wait sees SIGTERM */
     vg_log_init("product");
     vg_faults_init_from_env();
 
-    pg_size = (int)vg_env_int("VIGIL_PG_POOL_SIZE", 8, 1, 1024);
-    redis_size = (int)vg_env_int("VIGIL_REDIS_POOL_SIZE", REDIS_POOL_DEFAULT, 1, 1024);
-    err = vg_pg_pool_create(vg_env_str("VIGIL_PG_DSN", DEFAULT_PG_DSN), pg_size,
-                            POOL_ACQUIRE_TIMEOUT_MS, &svc.pg);
+    svc.pg = vg_pg_pool_from_env(POOL_ACQUIRE_TIMEOUT_MS);
+    svc.redis = vg_redis_pool_from_env(REDIS_POOL_DEFAULT, REDIS_TIMEOUT_MS);
+    /* The invalidation subscriber is a connection of its own, to the same server. */
+    redis_host = vg_env_str("VIGIL_REDIS_HOST", "127.0.0.1");
+    redis_port = (int)vg_env_int("VIGIL_REDIS_PORT", 56379, 1, 65535);
+    err = cache_create(svc.redis, redis_host, redis_port, REDIS_TIMEOUT_MS, &svc.cache);
     if (err)
-        vg_die("vg-product: cannot create the PostgreSQL pool: %s", strerror(-err));
-    err = vg_redis_pool_create(vg_env_str("VIGIL_REDIS_HOST", "127.0.0.1"),
-                               (int)vg_env_int("VIGIL_REDIS_PORT", 56379, 1, 65535),
-                               (int)vg_env_int("VIGIL_REDIS_DB", 0, 0, 65535), redis_size,
-                               REDIS_TIMEOUT_MS, &svc.redis);
-    if (err)
-        vg_die("vg-product: cannot create the Redis pool: %s", strerror(-err));
+        vg_die("vg-product: cannot start the product cache: %s", strerror(-err));
 
     conf.name = "product";
     conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
@@ -75,6 +73,7 @@ int main(void)
         vg_info("shutting down");
         vg_server_stop(srv);
     }
+    cache_destroy(svc.cache); /* no handler runs any more: no entry is referenced */
     vg_redis_pool_destroy(svc.redis);
     vg_pg_pool_destroy(svc.pg);
     return err == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+struct product_cache;
 struct vg_pg_pool;
 struct vg_redis_pool;
 struct vg_req;
@@ -13,6 +14,7 @@ struct vg_resp;
 struct product_svc {
     struct vg_pg_pool *pg;
     struct vg_redis_pool *redis;
+    struct product_cache *cache; /* detail: local copies over Redis (cache.c) */
 };
 
 /* catalog.c */

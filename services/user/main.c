@@ -11,7 +11,6 @@
 #include "vg_pg.h"
 #include "vg_redis.h"
 
-#define DEFAULT_PG_DSN "host=127.0.0.1 port=55432 dbname=vigil user=vigil"
 /* How long a request waits for a pooled connection before answering 503: long enough to ride
  * out a burst, short enough that clients are not left hanging when the pool is exhausted. */
 #define POOL_ACQUIRE_TIMEOUT_MS 1000
@@ -69,16 +68,8 @@ int main(void)
     pool_size = (int)vg_env_int("VIGIL_PG_POOL_SIZE", 8, 1, 1024);
     pw_init();
 
-    err = vg_pg_pool_create(vg_env_str("VIGIL_PG_DSN", DEFAULT_PG_DSN), pool_size,
-                            POOL_ACQUIRE_TIMEOUT_MS, &ctx.pg);
-    if (err)
-        vg_die("vg-user: cannot create the PostgreSQL pool: %s", strerror(-err));
-    err = vg_redis_pool_create(vg_env_str("VIGIL_REDIS_HOST", "127.0.0.1"),
-                               (int)vg_env_int("VIGIL_REDIS_PORT", 56379, 1, 65535),
-                               (int)vg_env_int("VIGIL_REDIS_DB", 0, 0, 15), pool_size,
-                               REDIS_TIMEOUT_MS, &ctx.redis);
-    if (err)
-        vg_die("vg-user: cannot create the Redis pool: %s", strerror(-err));
+    ctx.pg = vg_pg_pool_from_env(POOL_ACQUIRE_TIMEOUT_MS);
+    ctx.redis = vg_redis_pool_from_env(pool_size, REDIS_TIMEOUT_MS);
 
     conf.name = "user";
     conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
