@@ -7,8 +7,14 @@
 #include "vg_http.h"
 
 static const char *const patterns[] = {
-    "/products/{id}", "/cart/items/{id}", "/orders/{id}", "/charges/{id}",
-    "/a/{id}/b/{id}", "/healthz",         "/",            "/{id}",
+    "/products/{id}",
+    "/cart/items/{id}",
+    "/orders/{id}",
+    "/charges/{id}",
+    "/a/{id}/b/{id}",
+    "/healthz",
+    "/",
+    "/{id}",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
