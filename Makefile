@@ -56,6 +56,50 @@ $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# ---- ebpf: CO-RE objects and their skeletons (ebpf/x.bpf.c -> x.bpf.o -> x.skel.h) ----
+# ebpf/vmlinux.h is committed; `make vmlinux` regenerates it from the running kernel's BTF.
+BPFTOOL ?= bpftool
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Iebpf -I$(BUILD)/ebpf
+BPF_SRCS := $(wildcard ebpf/*.bpf.c)
+BPF_SKELS := $(BPF_SRCS:ebpf/%.bpf.c=$(BUILD)/ebpf/%.skel.h)
+BPF_LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf) -lelf -lz
+CFLAGS += -Iebpf -I$(BUILD)/ebpf
+
+$(BUILD)/ebpf/%.bpf.o: ebpf/%.bpf.c ebpf/vigil_events.h ebpf/vigil_common.bpf.h ebpf/vmlinux.h
+	@mkdir -p $(@D)
+	clang $(BPF_CFLAGS) -c $< -o $@
+	llvm-strip -g $@
+$(BUILD)/ebpf/%.skel.h: $(BUILD)/ebpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+# The loader embeds the skeletons; whatever links agent/bpf.o needs $(BPF_LDLIBS).
+$(OBJ)/agent/bpf.o: $(BPF_SKELS)
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > ebpf/vmlinux.h
+
+# vigil-trace: debug tool, prints the loader's events as text lines (tests use it too).
+$(BIN)/vigil-trace: $(OBJ)/tools/vigil-trace/main.o $(OBJ)/agent/bpf.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BPF_LDLIBS)
+ALL_BINS += $(BIN)/vigil-trace
+
+# e2e test of the BPF data plane (root): tests/e2e/test_bpf_loader.c.
+$(BUILD)/tests/e2e/test_bpf_loader: $(OBJ)/tests/e2e/test_bpf_loader.o \
+		$(OBJ)/tests/e2e/bpf_scenario.o $(OBJ)/agent/bpf.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BPF_LDLIBS)
+ALL_BINS += $(BUILD)/tests/e2e/test_bpf_loader
+
+# ---- vigil-agent: agent/*.c with libmicrohttpd and libyaml. It links neither libvg nor the
+# shop's libraries: the agent watches the shop and shares none of its failure modes.
+AGENT_SRCS := $(wildcard agent/*.c)
+AGENT_OBJS := $(AGENT_SRCS:%.c=$(OBJ)/%.o)
+AGENT_LDLIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd yaml-0.1) $(BPF_LDLIBS) -lm -pthread
+$(BIN)/vigil-agent: $(AGENT_OBJS) $(LIBAGPROTO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJS) $(LIBAGPROTO) $(AGENT_LDLIBS)
+ALL_BINS += $(BIN)/vigil-agent
+
 # ---- executables: one directory each; name:dir pairs ----
 PROGRAMS := vg-gateway:services/gateway vg-user:services/user vg-product:services/product \
 	vg-order:services/order vg-payment:services/payment vg-notify:services/notification \
@@ -89,6 +133,22 @@ $(BUILD)/tests/test_gw_ratelimit: LDLIBS += $(OBJ)/services/gateway/ratelimit.o
 $(BUILD)/tests/test_product_localcache: $(OBJ)/services/product/localcache.o
 $(BUILD)/tests/test_product_localcache: LDLIBS += $(OBJ)/services/product/localcache.o
 
+# Agent platform modules under test (objects, not an archive: see AGENT_SRCS).
+AG_METRICS_OBJS := $(addprefix $(OBJ)/agent/,buf.o registry.o registry_stale.o expo.o families.o)
+AG_CONFIG_OBJS := $(addprefix $(OBJ)/agent/,config.o config_yaml.o config_args.o)
+AG_DISCOVERY_OBJS := $(addprefix $(OBJ)/agent/,buf.o procnet.o discovery.o discovery_proc.o \
+	discovery_seed.o)
+$(BUILD)/tests/test_registry $(BUILD)/tests/test_expo: $(AG_METRICS_OBJS)
+$(BUILD)/tests/test_registry $(BUILD)/tests/test_expo: LDLIBS += $(AG_METRICS_OBJS)
+$(BUILD)/tests/test_config: $(AG_CONFIG_OBJS)
+$(BUILD)/tests/test_config: LDLIBS += $(AG_CONFIG_OBJS) -lyaml
+$(BUILD)/tests/test_discovery: $(AG_DISCOVERY_OBJS)
+$(BUILD)/tests/test_discovery: LDLIBS += $(AG_DISCOVERY_OBJS)
+# The connection tracker calls the parsers: libagproto.a again after it, for link order.
+AG_CONNTRACK_OBJS := $(addprefix $(OBJ)/agent/,conntrack.o ct_pair.o)
+$(BUILD)/tests/test_conntrack: $(AG_CONNTRACK_OBJS)
+$(BUILD)/tests/test_conntrack: LDLIBS += $(AG_CONNTRACK_OBJS) $(LIBAGPROTO)
+
 # ---- benchmark helper: a bare libmicrohttpd server (scripts/bench.sh) ----
 $(BIN)/bare-mhd: $(OBJ)/tests/bench/bare_mhd.o
 	@mkdir -p $(@D)
@@ -100,12 +160,15 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(LIBVG) $(LIBAGPROTO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz/fuzz_procnet: $(OBJ)/agent/procnet.o
+$(BUILD)/fuzz/fuzz_conntrack: $(AG_CONNTRACK_OBJS)
+$(BUILD)/fuzz/fuzz_conntrack: LDLIBS += $(LIBAGPROTO)
 fuzz-build: $(FUZZ_BINS)
 
 # Keep the objects of unit tests and fuzz targets between builds.
 .SECONDARY:
 
-.PHONY: all up down fuzz-build test bench fuzz format lint clean unit
+.PHONY: all up down fuzz-build test bench fuzz format lint clean unit vmlinux
 all: $(ALL_BINS) $(UNIT_BINS)
 
 up:

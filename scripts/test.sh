@@ -61,6 +61,24 @@ run_integration() {
         /usr/bin/python3 tests/run_integration.py
 }
 
+# The BPF data plane against the real kernel (root only: 77 means skipped).
+run_bpf_e2e() {
+    local rc
+    "$1/tests/e2e/test_bpf_loader"
+    rc=$?
+    [ $rc -eq 77 ] && echo "skipped: not root" && return 0
+    return $rc
+}
+
+run_agent_e2e() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "skipped: the agent's end-to-end tests load BPF programs and need root"
+        return 0
+    fi
+    VIGIL_BUILD="$PWD/$1" VIGIL_SANITIZE="$2" VIGIL_TEST_DIR="$PWD/$1/e2e-run" \
+        /usr/bin/python3 tests/run_integration.py --suite e2e
+}
+
 lint() {
     make -s lint && shellcheck scripts/*.sh .ci/run
 }
@@ -70,9 +88,13 @@ suite build make -s -j"$(nproc)" all
 suite unit run_unit build
 suite fuzz bash scripts/fuzz.sh short
 suite integration run_integration build 0
+suite e2e-bpf run_bpf_e2e build
+suite e2e-agent run_agent_e2e build 0
 suite build-sanitizers make -s -j"$(nproc)" SAN=1 all
 suite unit-sanitizers run_unit_san
 suite integration-sanitizers run_integration build-san 1
+suite e2e-bpf-sanitizers run_bpf_e2e build-san
+suite e2e-agent-sanitizers run_agent_e2e build-san 1
 
 echo
 if [ $failed -ne 0 ]; then

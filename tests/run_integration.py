@@ -1,5 +1,6 @@
-"""Runs tests/integration (or the modules named on the command line) against
-real backing services started once for the pass; prints "N passed, N failed"."""
+"""Runs a test directory (tests/integration by default, or --suite e2e) or the
+modules named on the command line against real backing services started once
+for the pass; prints "N passed, N failed"."""
 
 import os
 import sys
@@ -25,11 +26,15 @@ class TimedResult(unittest.TextTestResult):
 def main():
     loader = unittest.TestLoader()
     names = sys.argv[1:]
+    kind = "integration"
+    if names[:1] == ["--suite"]:
+        kind, names = names[1], names[2:]
+    top = os.path.join(HERE, kind)
+    sys.path.insert(0, top)
     if names:
-        sys.path.insert(0, os.path.join(HERE, "integration"))
         suite = loader.loadTestsFromNames(names)
     else:
-        suite = loader.discover(os.path.join(HERE, "integration"), top_level_dir=os.path.join(HERE, "integration"))
+        suite = loader.discover(top, top_level_dir=top)
     runner = unittest.TextTestRunner(verbosity=2, resultclass=TimedResult, stream=sys.stdout)
     try:
         result = runner.run(suite)
@@ -37,7 +42,7 @@ def main():
         shoptest.stop_backing()
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     passed = result.testsRun - failed - len(result.skipped)
-    print(f"integration: {passed} passed, {failed} failed, {len(result.skipped)} skipped")
+    print(f"{kind}: {passed} passed, {failed} failed, {len(result.skipped)} skipped")
     return 0 if failed == 0 and result.testsRun > 0 else 1
 
 

@@ -1,0 +1,573 @@
+/* bpf.c — loader of the BPF data plane: shared maps, three skeletons, ring buffer, stats. */
+#include "bpf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "proc.skel.h"
+#include "sockio.skel.h"
+#include "syscalls.skel.h"
+
+#define TRACEFS_MAGIC 0x74726163
+#define BPF_FS_MAGIC  0xcafe4a11
+#define RING_DEFAULT  (8u << 20)
+
+static const uint64_t default_bounds[VG_LAT_BOUNDS_MAX] = {
+    100000ULL,     250000ULL,     500000ULL,     1000000ULL,     2500000ULL,   5000000ULL,
+    10000000ULL,   25000000ULL,   50000000ULL,   100000000ULL,   250000000ULL, 500000000ULL,
+    1000000000ULL, 2500000000ULL, 5000000000ULL, 10000000000ULL,
+};
+
+struct ag_bpf {
+    unsigned parts;
+    int watched_fd, events_fd, counters_fd;
+    int stats_fd, errs_fd; /* syscalls part's maps, -1 when that part is not running */
+    int ncpus;
+    struct sockio_bpf *sockio;
+    struct syscalls_bpf *syscalls;
+    struct proc_bpf *proc;
+    struct ring_buffer *ring;
+    /* the handlers of the ag_bpf_poll/ag_bpf_consume call in progress */
+    const struct ag_bpf_handlers *h;
+    void *h_ctx;
+    uint64_t malformed;
+    uint64_t bounds[VG_LAT_BOUNDS_MAX];
+    size_t n_bounds;
+};
+
+static bool libbpf_verbose;
+
+static void report(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", program_invocation_short_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* libbpf's warnings (a failed load includes the verifier log) stay on stderr; its info and
+ * debug chatter only with conf->verbose. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (level == LIBBPF_DEBUG && !libbpf_verbose)
+        return 0;
+    if (level == LIBBPF_INFO && !libbpf_verbose)
+        return 0;
+    return vfprintf(stderr, fmt, ap);
+}
+
+void ag_bpf_conf_default(struct ag_bpf_conf *conf)
+{
+    memset(conf, 0, sizeof(*conf));
+    conf->parts = AG_BPF_ALL;
+    conf->head_cap = VG_HEAD_DEFAULT;
+    conf->tail_cap = VG_TAIL_DEFAULT;
+    conf->ring_bytes = RING_DEFAULT;
+    conf->watch_max = 65536;
+    conf->syscall_latency = true;
+    conf->follow_children = true;
+}
+
+/* Mounts fstype at path unless a filesystem with that magic is already there. */
+static int ensure_mounted(const char *path, const char *fstype, const char *source, long magic)
+{
+    struct statfs st;
+
+    if (statfs(path, &st) == 0 && st.f_type == magic)
+        return 0;
+    if (mount(source, path, fstype, 0, NULL) == 0)
+        return 0;
+    report("%s is not mounted and mounting it failed: %s (mount -t %s %s %s)", path,
+           strerror(errno), fstype, source, path);
+    return -ENOENT;
+}
+
+static int check_btf(const char *path)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    report("%s: %s (kernel BTF is needed for CO-RE; pass --btf PATH)", path, strerror(errno));
+    return -errno ? -errno : -ENOENT;
+}
+
+static uint32_t ring_size(uint32_t want)
+{
+    uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE), sz = page;
+
+    while (sz < want && sz < (1u << 30))
+        sz <<= 1;
+    return sz;
+}
+
+static int create_shared_maps(struct ag_bpf *b, const struct ag_bpf_conf *c)
+{
+    b->watched_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "vg_watched", sizeof(uint32_t),
+                                   sizeof(uint32_t), c->watch_max ? c->watch_max : 65536, NULL);
+    if (b->watched_fd < 0)
+        goto fail;
+    b->events_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "vg_events", 0, 0,
+                                  ring_size(c->ring_bytes ? c->ring_bytes : RING_DEFAULT), NULL);
+    if (b->events_fd < 0)
+        goto fail;
+    b->counters_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "vg_counters", sizeof(uint32_t),
+                                    sizeof(uint64_t), VG_CNT_MAX, NULL);
+    if (b->counters_fd < 0)
+        goto fail;
+    return 0;
+fail:
+    report("creating the shared maps: %s", strerror(errno));
+    return -errno;
+}
+
+/* Points a skeleton's copies of the shared maps at the loader's maps (before load). */
+static int reuse_shared(struct ag_bpf *b, struct bpf_map *watched, struct bpf_map *events,
+                        struct bpf_map *counters)
+{
+    int err = bpf_map__reuse_fd(watched, b->watched_fd);
+
+    if (!err)
+        err = bpf_map__reuse_fd(events, b->events_fd);
+    if (!err)
+        err = bpf_map__reuse_fd(counters, b->counters_fd);
+    return err;
+}
+
+/* The three parts follow one shape: open -> rodata -> reuse maps -> load -> attach; a failure
+ * destroys that skeleton only and is reported with the part's name and the step. */
+static int load_sockio(struct ag_bpf *b, const struct ag_bpf_conf *c,
+                       const struct bpf_object_open_opts *oo)
+{
+    struct sockio_bpf *s = sockio_bpf__open_opts(oo);
+    const char *step = "open";
+    int err = 0;
+
+    if (!s) {
+        err = -errno;
+        goto fail;
+    }
+    s->rodata->head_cap = c->head_cap > VG_HEAD_MAX ? VG_HEAD_MAX : c->head_cap;
+    s->rodata->tail_cap = c->tail_cap > VG_TAIL_MAX ? VG_TAIL_MAX : c->tail_cap;
+    step = "maps";
+    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
+    if (err)
+        goto fail;
+    step = "load";
+    err = sockio_bpf__load(s);
+    if (err)
+        goto fail;
+    step = "attach";
+    err = sockio_bpf__attach(s);
+    if (err)
+        goto fail;
+    b->sockio = s;
+    return 0;
+fail:
+    report("sockio: %s: %s", step, strerror(-err));
+    sockio_bpf__destroy(s);
+    return err;
+}
+
+static int load_syscalls(struct ag_bpf *b, const struct ag_bpf_conf *c,
+                         const struct bpf_object_open_opts *oo)
+{
+    struct syscalls_bpf *s = syscalls_bpf__open_opts(oo);
+    const char *step = "open";
+    int err = 0;
+
+    if (!s) {
+        err = -errno;
+        goto fail;
+    }
+    s->rodata->latency = c->syscall_latency;
+    s->rodata->n_bounds = (uint32_t)b->n_bounds;
+    for (size_t i = 0; i < VG_LAT_BOUNDS_MAX; i++)
+        s->rodata->lat_bounds_ns[i] = i < b->n_bounds ? b->bounds[i] : UINT64_MAX;
+    /* Counts-only mode needs no entry timestamp: leave sys_enter off the syscall path. */
+    if (!c->syscall_latency)
+        bpf_program__set_autoload(s->progs.vg_sys_enter, false);
+    step = "maps";
+    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
+    if (err)
+        goto fail;
+    step = "load";
+    err = syscalls_bpf__load(s);
+    if (err)
+        goto fail;
+    step = "attach";
+    err = syscalls_bpf__attach(s);
+    if (err)
+        goto fail;
+    b->syscalls = s;
+    b->stats_fd = bpf_map__fd(s->maps.vg_sys_stats);
+    b->errs_fd = bpf_map__fd(s->maps.vg_sys_errs);
+    return 0;
+fail:
+    report("syscalls: %s: %s", step, strerror(-err));
+    syscalls_bpf__destroy(s);
+    return err;
+}
+
+static int load_proc(struct ag_bpf *b, const struct ag_bpf_conf *c,
+                     const struct bpf_object_open_opts *oo)
+{
+    struct proc_bpf *s = proc_bpf__open_opts(oo);
+    const char *step = "open";
+    int err = 0;
+
+    if (!s) {
+        err = -errno;
+        goto fail;
+    }
+    s->rodata->watch_all = c->watch_all;
+    s->rodata->follow_children = c->follow_children;
+    s->rodata->agent_tgid = c->agent_tgid ? c->agent_tgid : (uint32_t)getpid();
+    step = "maps";
+    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
+    if (err)
+        goto fail;
+    step = "load";
+    err = proc_bpf__load(s);
+    if (err)
+        goto fail;
+    step = "attach";
+    err = proc_bpf__attach(s);
+    if (err)
+        goto fail;
+    b->proc = s;
+    return 0;
+fail:
+    report("proc: %s: %s", step, strerror(-err));
+    proc_bpf__destroy(s);
+    return err;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+    struct ag_bpf *b = ctx;
+    const struct ag_bpf_handlers *h = b->h;
+    uint32_t kind;
+
+    if (size < sizeof(kind)) {
+        b->malformed++;
+        return 0;
+    }
+    memcpy(&kind, data, sizeof(kind));
+    if (kind == VG_EV_XFER) {
+        const struct vg_xfer_event *e = data;
+        size_t head = offsetof(struct vg_xfer_event, data);
+
+        if (size < head || size < head + e->head_len + e->tail_len) {
+            b->malformed++;
+            return 0;
+        }
+        if (h && h->on_xfer)
+            h->on_xfer(b->h_ctx, e);
+    } else if (kind == VG_EV_CONN && size >= sizeof(struct vg_conn_event)) {
+        if (h && h->on_conn)
+            h->on_conn(b->h_ctx, data);
+    } else if (kind == VG_EV_PROC && size >= sizeof(struct vg_proc_event)) {
+        if (h && h->on_proc)
+            h->on_proc(b->h_ctx, data);
+    } else {
+        b->malformed++;
+    }
+    return 0;
+}
+
+void ag_bpf_close(struct ag_bpf *b)
+{
+    if (!b)
+        return;
+    ring_buffer__free(b->ring);
+    /* Destroying a skeleton detaches its links and closes its programs and maps. */
+    proc_bpf__destroy(b->proc);
+    syscalls_bpf__destroy(b->syscalls);
+    sockio_bpf__destroy(b->sockio);
+    if (b->counters_fd >= 0)
+        close(b->counters_fd);
+    if (b->events_fd >= 0)
+        close(b->events_fd);
+    if (b->watched_fd >= 0)
+        close(b->watched_fd);
+    free(b);
+}
+
+int ag_bpf_open(const struct ag_bpf_conf *conf, struct ag_bpf **out)
+{
+    LIBBPF_OPTS(bpf_object_open_opts, oo);
+    struct ag_bpf *b;
+    int err;
+
+    if (!conf || !out || conf->n_lat_bounds > VG_LAT_BOUNDS_MAX)
+        return -EINVAL;
+    libbpf_verbose = conf->verbose;
+    libbpf_set_print(libbpf_print);
+    err = check_btf(conf->btf_path ? conf->btf_path : "/sys/kernel/btf/vmlinux");
+    if (err)
+        return err;
+    /* Classic tracepoints are attached by their id under tracefs; bpffs is not used (nothing is
+     * pinned) but its absence marks a half-set-up host, so it is mounted too. */
+    err = ensure_mounted("/sys/kernel/tracing", "tracefs", "nodev", TRACEFS_MAGIC);
+    if (!err)
+        err = ensure_mounted("/sys/fs/bpf", "bpf", "bpf", BPF_FS_MAGIC);
+    if (err)
+        return err;
+    b = calloc(1, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    b->watched_fd = b->events_fd = b->counters_fd = b->stats_fd = b->errs_fd = -1;
+    b->ncpus = libbpf_num_possible_cpus();
+    if (b->ncpus <= 0) {
+        err = b->ncpus ? b->ncpus : -EINVAL;
+        goto fail;
+    }
+    b->n_bounds = conf->lat_bounds_ns ? conf->n_lat_bounds : VG_LAT_BOUNDS_MAX;
+    memcpy(b->bounds, conf->lat_bounds_ns ? conf->lat_bounds_ns : default_bounds,
+           b->n_bounds * sizeof(uint64_t));
+    err = create_shared_maps(b, conf);
+    if (err)
+        goto fail;
+    oo.btf_custom_path = conf->btf_path;
+    if ((conf->parts & AG_BPF_PROC) && load_proc(b, conf, &oo) == 0)
+        b->parts |= AG_BPF_PROC;
+    if ((conf->parts & AG_BPF_SOCKIO) && load_sockio(b, conf, &oo) == 0)
+        b->parts |= AG_BPF_SOCKIO;
+    if ((conf->parts & AG_BPF_SYSCALLS) && load_syscalls(b, conf, &oo) == 0)
+        b->parts |= AG_BPF_SYSCALLS;
+    if (!b->parts) {
+        report("no BPF part could be loaded");
+        err = -ENOEXEC;
+        goto fail;
+    }
+    b->ring = ring_buffer__new(b->events_fd, on_record, b, NULL);
+    if (!b->ring) {
+        err = -errno;
+        report("ring buffer: %s", strerror(-err));
+        goto fail;
+    }
+    *out = b; /* the caller owns b: ag_bpf_close() */
+    return 0;
+fail:
+    ag_bpf_close(b);
+    return err;
+}
+
+unsigned ag_bpf_parts(const struct ag_bpf *b)
+{
+    return b->parts;
+}
+
+int ag_bpf_watch(struct ag_bpf *b, uint32_t tgid, uint32_t svc)
+{
+    if (svc >= VG_SVC_NONE)
+        return -EINVAL;
+    return bpf_map_update_elem(b->watched_fd, &tgid, &svc, BPF_ANY) ? -errno : 0;
+}
+
+int ag_bpf_unwatch(struct ag_bpf *b, uint32_t tgid)
+{
+    if (bpf_map_delete_elem(b->watched_fd, &tgid) && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+int ag_bpf_watched(struct ag_bpf *b, uint32_t tgid, uint32_t *svc)
+{
+    return bpf_map_lookup_elem(b->watched_fd, &tgid, svc) ? -errno : 0;
+}
+
+int ag_bpf_poll(struct ag_bpf *b, int timeout_ms, const struct ag_bpf_handlers *h, void *ctx)
+{
+    int n;
+
+    b->h = h;
+    b->h_ctx = ctx;
+    n = ring_buffer__poll(b->ring, timeout_ms);
+    b->h = NULL;
+    return n;
+}
+
+int ag_bpf_epoll_fd(const struct ag_bpf *b)
+{
+    return ring_buffer__epoll_fd(b->ring);
+}
+
+int ag_bpf_consume(struct ag_bpf *b, const struct ag_bpf_handlers *h, void *ctx)
+{
+    int n;
+
+    b->h = h;
+    b->h_ctx = ctx;
+    n = ring_buffer__consume(b->ring);
+    b->h = NULL;
+    return n;
+}
+
+int ag_bpf_syscall_stats(struct ag_bpf *b, ag_bpf_sys_cb cb, void *ctx)
+{
+    struct vg_sys_stats *vals;
+    struct vg_sys_key key, next;
+    void *prev = NULL;
+
+    if (b->stats_fd < 0)
+        return -ENOENT;
+    vals = calloc((size_t)b->ncpus, sizeof(*vals));
+    if (!vals)
+        return -ENOMEM;
+    while (bpf_map_get_next_key(b->stats_fd, prev, &next) == 0) {
+        struct vg_sys_stats sum = {0};
+
+        key = next;
+        prev = &key;
+        if (bpf_map_lookup_elem(b->stats_fd, &key, vals))
+            continue; /* deleted meanwhile */
+        for (int c = 0; c < b->ncpus; c++) {
+            sum.count += vals[c].count;
+            sum.errors += vals[c].errors;
+            sum.lat_sum_ns += vals[c].lat_sum_ns;
+            for (int i = 0; i < VG_LAT_BUCKETS; i++)
+                sum.lat[i] += vals[c].lat[i];
+        }
+        cb(ctx, &key, &sum);
+    }
+    free(vals);
+    return 0;
+}
+
+int ag_bpf_syscall_errors(struct ag_bpf *b, ag_bpf_err_cb cb, void *ctx)
+{
+    struct vg_sys_err_key key, next;
+    void *prev = NULL;
+    uint64_t *vals;
+
+    if (b->errs_fd < 0)
+        return -ENOENT;
+    vals = calloc((size_t)b->ncpus, sizeof(*vals));
+    if (!vals)
+        return -ENOMEM;
+    while (bpf_map_get_next_key(b->errs_fd, prev, &next) == 0) {
+        uint64_t sum = 0;
+
+        key = next;
+        prev = &key;
+        if (bpf_map_lookup_elem(b->errs_fd, &key, vals))
+            continue;
+        for (int c = 0; c < b->ncpus; c++)
+            sum += vals[c];
+        cb(ctx, &key, sum);
+    }
+    free(vals);
+    return 0;
+}
+
+/* Deletes every key of map fd whose leading u32 (the service index) is svc. Keys are collected
+ * first: deleting while walking with get_next_key restarts the walk on some map types. */
+static int forget_svc(int fd, size_t key_size, uint32_t svc)
+{
+    size_t n = 0, cap = 64;
+    uint8_t *keys = malloc(cap * key_size), *prev = NULL, next[32];
+    int err = 0;
+
+    if (!keys)
+        return -ENOMEM;
+    while (bpf_map_get_next_key(fd, prev, next) == 0) {
+        if (n == cap) {
+            uint8_t *grown = realloc(keys, 2 * cap * key_size);
+
+            if (!grown) {
+                err = -ENOMEM;
+                break;
+            }
+            keys = grown;
+            cap *= 2;
+        }
+        memcpy(keys + n * key_size, next, key_size);
+        prev = keys + n * key_size;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t key_svc;
+
+        memcpy(&key_svc, keys + i * key_size, sizeof(key_svc));
+        if (key_svc == svc)
+            bpf_map_delete_elem(fd, keys + i * key_size);
+    }
+    free(keys);
+    return err;
+}
+
+int ag_bpf_syscall_forget(struct ag_bpf *b, uint32_t svc)
+{
+    int err;
+
+    if (b->stats_fd < 0)
+        return -ENOENT;
+    err = forget_svc(b->stats_fd, sizeof(struct vg_sys_key), svc);
+    if (!err)
+        err = forget_svc(b->errs_fd, sizeof(struct vg_sys_err_key), svc);
+    return err;
+}
+
+size_t ag_bpf_lat_bounds(const struct ag_bpf *b, const uint64_t **bounds)
+{
+    *bounds = b->bounds;
+    return b->n_bounds;
+}
+
+int ag_bpf_counters(struct ag_bpf *b, struct ag_bpf_counters *out)
+{
+    uint64_t sum[VG_CNT_MAX] = {0}, *vals = calloc((size_t)b->ncpus, sizeof(uint64_t));
+
+    if (!vals)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < VG_CNT_MAX; i++) {
+        if (bpf_map_lookup_elem(b->counters_fd, &i, vals))
+            continue;
+        for (int c = 0; c < b->ncpus; c++)
+            sum[i] += vals[c];
+    }
+    free(vals);
+    *out = (struct ag_bpf_counters){
+        .events_xfer = sum[VG_CNT_XFER],
+        .events_conn = sum[VG_CNT_CONN],
+        .events_proc = sum[VG_CNT_PROC],
+        .drop_xfer = sum[VG_CNT_DROP_XFER],
+        .drop_conn = sum[VG_CNT_DROP_CONN],
+        .drop_proc = sum[VG_CNT_DROP_PROC],
+        .drop_stats = sum[VG_CNT_DROP_STATS],
+        .drop_watch = sum[VG_CNT_DROP_WATCH],
+        .skip_unix = sum[VG_CNT_SKIP_UNIX],
+        .skip_other = sum[VG_CNT_SKIP_OTHER],
+        .malformed = b->malformed,
+    };
+    return 0;
+}
+
+int64_t ag_bpf_boot_offset_ns(void)
+{
+    struct timespec m0, r, m1;
+    int64_t mono;
+
+    /* Bracket the wall-clock read by two monotonic reads and take their midpoint. */
+    clock_gettime(CLOCK_MONOTONIC, &m0);
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &m1);
+    mono = ((int64_t)m0.tv_sec * 1000000000 + m0.tv_nsec + (int64_t)m1.tv_sec * 1000000000 +
+            m1.tv_nsec) /
+           2;
+    return (int64_t)r.tv_sec * 1000000000 + r.tv_nsec - mono;
+}
