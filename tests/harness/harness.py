@@ -587,8 +587,8 @@ def cmd_up():
             return 0
         cmd_down(quiet=True)
     os.makedirs(rd, exist_ok=True)
-    busy = [f"{n}:{p}" for n, p in list(FIXED.items()) + list(FIXED_SERVICES.items())
-            if port_open(p)]
+    busy = [f"{n}:{p}" for n, p in list(FIXED.items()) + list(FIXED_SERVICES.items()) +
+            [("agent", AGENT_PORT)] if port_open(p)]
     if busy:
         print("vigil: ports already in use: " + ", ".join(busy) +
               " (another stack? `make down`, or stop what holds them)", file=sys.stderr)
@@ -619,6 +619,9 @@ def cmd_up():
         with open(os.path.join(rd, "admin_token"), "w") as f:
             f.write(shop.admin_token + "\n")
         os.chmod(os.path.join(rd, "admin_token"), 0o600)
+        agent = start_agent(rd)
+        if agent:
+            st["pids"]["agent"] = agent.pid
     finally:
         with open(state_path, "w") as f:
             json.dump(st, f)
@@ -626,11 +629,33 @@ def cmd_up():
     return 0
 
 
+AGENT_PORT = 9400
+
+
+def start_agent(rd):
+    """vigil-agent watching every process but itself; None when not root (BPF needs it)."""
+    if os.geteuid() != 0:
+        print("vigil: not root: the agent (BPF) is not started", file=sys.stderr)
+        return None
+    log = os.path.join(rd, "vigil-agent.log")
+    p = spawn([binary("vigil-agent"), "--listen", f"127.0.0.1:{AGENT_PORT}"], log)
+
+    def ready():
+        try:
+            return http("GET", f"http://127.0.0.1:{AGENT_PORT}/readyz", timeout=2)[0] == 200
+        except OSError:
+            return False
+    wait_until(ready, 60, "vigil-agent /readyz", p, log)
+    return p
+
+
 def print_where(st):
     print("vigil: stack is up")
     print("  shop (gateway)   http://127.0.0.1:8080/   (API: /api/products, /api/categories, ...)")
     print("  services         user :8081 product :8082 order :8083 payment :8084 notification :8085")
     print("  backing          PostgreSQL :55432 Redis :56379 RabbitMQ :55672 SMTP sink :55025")
+    if "agent" in st["pids"]:
+        print(f"  agent metrics    http://127.0.0.1:{AGENT_PORT}/metrics")
     print(f"  logs and state   {run_dir()}/  (mail the shop sent: {run_dir()}/mail/)")
     print("  stop with        make down")
 
@@ -643,14 +668,14 @@ def cmd_down(quiet=False):
         return 0
     with open(state_path) as f:
         st = json.load(f)
-    order = [n for n, _, _ in SERVICES] + ["smtp", "redis", "amqp", "pg"]
+    order = ["agent"] + [n for n, _, _ in SERVICES] + ["smtp", "redis", "amqp", "pg"]
     pids = st["pids"]
     for name in order + [n for n in pids if n not in order]:
         if name in pids:
             stop_pid(pids[name], deadline=20.0)
     subprocess.run(["epmd", "-port", str(st.get("epmd", FIXED["epmd"])), "-kill"],
                    capture_output=True, timeout=10)
-    ports = list(FIXED.values()) + list(FIXED_SERVICES.values())
+    ports = list(FIXED.values()) + list(FIXED_SERVICES.values()) + [AGENT_PORT]
     wait_until(lambda: not any(port_open(p) for p in ports), 30, "ports to close")
     os.unlink(state_path)
     if not quiet:
