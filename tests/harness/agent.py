@@ -2,6 +2,7 @@
 through an independent parser of the Prometheus text format, and checks that
 it leaves nothing behind in the kernel when it stops."""
 
+import json
 import os
 import re
 import signal
@@ -47,14 +48,13 @@ def total(samples, name, **want):
     return sum(v for _, v in select(samples, name, **want))
 
 
-def vigil_programs():
-    """Names of loaded BPF programs that belong to Vigil (bpftool's JSON)."""
+def vigil_program_ids():
+    """Ids of loaded BPF programs named like Vigil's (bpftool's JSON)."""
     r = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
     if r.returncode != 0:
-        return []
-    import json
-    return [p.get("name", "") for p in json.loads(r.stdout or "[]")
-            if p.get("name", "").startswith(("vg_", "vigil"))]
+        return set()
+    return {p["id"] for p in json.loads(r.stdout or "[]")
+            if p.get("name", "").startswith(("vg_", "vigil"))}
 
 
 class Agent:
@@ -70,8 +70,11 @@ class Agent:
 
     def start(self, timeout=60):
         argv = [harness.binary("vigil-agent"), "--listen", f"127.0.0.1:{self.port}"] + self.args
+        before = vigil_program_ids()
         self.proc = harness.spawn(argv, self.log, env=self.env)
         harness.wait_until(self.ready, timeout, "vigil-agent /readyz", self.proc, self.log)
+        # Ours: the programs that appeared while it started (nothing else loads any in CI).
+        self.programs = vigil_program_ids() - before
         return self
 
     def url(self, path):
@@ -106,8 +109,16 @@ class Agent:
             raise harness.HarnessError("vigil-agent did not exit within 30 s of SIGTERM"
                                        + harness.tail(self.log))
         self.proc = None
+        # The kernel frees detached programs asynchronously: poll for ours to go.
+        harness.wait_until(lambda: not (self.programs & vigil_program_ids()), 30,
+                           "the agent's BPF programs to be unloaded")
         return rc
 
     def logtext(self):
         with open(self.log, errors="replace") as f:
             return f.read()
+
+
+def vigil_programs():
+    """Ids of Vigil-named programs now loaded, as a list (any agent's, any test's)."""
+    return sorted(vigil_program_ids())
