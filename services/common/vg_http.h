@@ -120,6 +120,10 @@ void vg_server_stop(struct vg_server *srv);
 /* The port actually bound: conf.port 0 asks the kernel for a free one (tests). */
 int vg_server_port(const struct vg_server *srv);
 
+/* The authenticate hook of the services behind the gateway: X-User-Id, which the gateway
+ * sets from the session (and strips from what clients send), as a positive integer. */
+int vg_auth_internal_user(struct vg_req *req);
+
 /* Pure helpers, exposed for tests. */
 bool vg_request_id_valid(const char *id);
 /* Matches path against pattern; fills ids. */

@@ -94,26 +94,6 @@ static void worker_stop(struct worker *w)
     w->started = false;
 }
 
-/* X-User-Id is set by the gateway from the session; this service is not reachable from outside,
- * so the header is trusted as long as it is a well-formed positive integer. */
-static int authenticate(struct vg_req *req)
-{
-    const char *v = vg_req_header(req, "X-User-Id");
-    long long id = 0;
-
-    if (!v || !*v)
-        return -1;
-    for (; *v; v++) {
-        if (*v < '0' || *v > '9' || id > (LLONG_MAX - 9) / 10)
-            return -1;
-        id = id * 10 + (*v - '0');
-    }
-    if (id <= 0)
-        return -1;
-    req->user_id = id;
-    return 0;
-}
-
 /* PostgreSQL (orders, stock) and Redis (carts, idempotency) are hard dependencies; RabbitMQ is
  * soft: without it orders are still taken and their outbox rows wait for the relay. */
 static enum vg_health health(void *arg)
@@ -191,7 +171,7 @@ int main(void)
     conf.port = (int)vg_env_int("VIGIL_PORT", 8083, 1, 65535);
     conf.routes = routes;
     conf.nroutes = sizeof(routes) / sizeof(routes[0]);
-    conf.authenticate = authenticate;
+    conf.authenticate = vg_auth_internal_user;
     conf.health = health;
     conf.ctx = &ctx;
     err = vg_server_start(&conf, &srv);

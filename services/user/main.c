@@ -16,26 +16,6 @@
 #define POOL_ACQUIRE_TIMEOUT_MS 1000
 #define REDIS_TIMEOUT_MS        1000
 
-/* X-User-Id is set by the gateway from the session; this service is not reachable from outside,
- * so the header is trusted as long as it is a well-formed positive integer. */
-static int authenticate(struct vg_req *req)
-{
-    const char *v = vg_req_header(req, "X-User-Id");
-    long long id = 0;
-
-    if (!v || !*v)
-        return -1;
-    for (; *v; v++) {
-        if (*v < '0' || *v > '9' || id > (LLONG_MAX - 9) / 10)
-            return -1;
-        id = id * 10 + (*v - '0');
-    }
-    if (id <= 0)
-        return -1;
-    req->user_id = id;
-    return 0;
-}
-
 /* PostgreSQL holds the accounts and Redis the sessions: without either, nothing works. */
 static enum vg_health health(void *arg)
 {
@@ -76,7 +56,7 @@ int main(void)
     conf.port = (int)vg_env_int("VIGIL_PORT", 8081, 1, 65535);
     conf.routes = routes;
     conf.nroutes = sizeof(routes) / sizeof(routes[0]);
-    conf.authenticate = authenticate;
+    conf.authenticate = vg_auth_internal_user;
     conf.health = health;
     conf.ctx = &ctx;
     err = vg_server_start(&conf, &srv);
