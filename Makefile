@@ -118,20 +118,17 @@ $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(word 1,$(subst :, ,$(p))),$
 # ---- unit tests (cmocka): tests/unit/test_*.c, each linked with libvg ----
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Objects first, archives after: a test's extra objects (one prerequisite line each, below)
+# may call into libvg or libagproto.
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBVG) $(LIBAGPROTO)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBVG) $(LIBAGPROTO) $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBVG) $(LIBAGPROTO) $(LDLIBS) -lcmocka
 # A unit test of a module outside libvg links that module's object too.
 $(BUILD)/tests/test_loadgen_route: $(OBJ)/tools/loadgen/route.o
-$(BUILD)/tests/test_loadgen_route: LDLIBS += $(OBJ)/tools/loadgen/route.o
 $(BUILD)/tests/test_order_validate: $(OBJ)/services/order/validate.o
-$(BUILD)/tests/test_order_validate: LDLIBS += $(OBJ)/services/order/validate.o
 $(BUILD)/tests/test_payment_card: $(OBJ)/services/payment/card.o
-$(BUILD)/tests/test_payment_card: LDLIBS += $(OBJ)/services/payment/card.o
 $(BUILD)/tests/test_gw_ratelimit: $(OBJ)/services/gateway/ratelimit.o
-$(BUILD)/tests/test_gw_ratelimit: LDLIBS += $(OBJ)/services/gateway/ratelimit.o
 $(BUILD)/tests/test_product_localcache: $(OBJ)/services/product/localcache.o
-$(BUILD)/tests/test_product_localcache: LDLIBS += $(OBJ)/services/product/localcache.o
 
 # Agent platform modules under test (objects, not an archive: see AGENT_SRCS).
 AG_METRICS_OBJS := $(addprefix $(OBJ)/agent/,buf.o registry.o registry_stale.o expo.o families.o)
@@ -139,15 +136,11 @@ AG_CONFIG_OBJS := $(addprefix $(OBJ)/agent/,config.o config_yaml.o config_args.o
 AG_DISCOVERY_OBJS := $(addprefix $(OBJ)/agent/,buf.o procnet.o discovery.o discovery_proc.o \
 	discovery_seed.o)
 $(BUILD)/tests/test_registry $(BUILD)/tests/test_expo: $(AG_METRICS_OBJS)
-$(BUILD)/tests/test_registry $(BUILD)/tests/test_expo: LDLIBS += $(AG_METRICS_OBJS)
 $(BUILD)/tests/test_config: $(AG_CONFIG_OBJS)
-$(BUILD)/tests/test_config: LDLIBS += $(AG_CONFIG_OBJS) -lyaml
+$(BUILD)/tests/test_config: LDLIBS += -lyaml
 $(BUILD)/tests/test_discovery: $(AG_DISCOVERY_OBJS)
-$(BUILD)/tests/test_discovery: LDLIBS += $(AG_DISCOVERY_OBJS)
-# The connection tracker calls the parsers: libagproto.a again after it, for link order.
 AG_CONNTRACK_OBJS := $(addprefix $(OBJ)/agent/,conntrack.o ct_pair.o)
 $(BUILD)/tests/test_conntrack: $(AG_CONNTRACK_OBJS)
-$(BUILD)/tests/test_conntrack: LDLIBS += $(AG_CONNTRACK_OBJS) $(LIBAGPROTO)
 
 # ---- benchmark helper: a bare libmicrohttpd server (scripts/bench.sh) ----
 $(BIN)/bare-mhd: $(OBJ)/tests/bench/bare_mhd.o
@@ -159,10 +152,9 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(LIBVG) $(LIBAGPROTO)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(LIBVG) $(LIBAGPROTO) $(LDLIBS)
 $(BUILD)/fuzz/fuzz_procnet: $(OBJ)/agent/procnet.o
 $(BUILD)/fuzz/fuzz_conntrack: $(AG_CONNTRACK_OBJS)
-$(BUILD)/fuzz/fuzz_conntrack: LDLIBS += $(LIBAGPROTO)
 fuzz-build: $(FUZZ_BINS)
 
 # Keep the objects of unit tests and fuzz targets between builds.

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "vg_check.h"
 #include "vg_http_int.h"
 #include "vg_log.h"
 
@@ -209,18 +210,7 @@ bool vg_req_from_loopback(const struct vg_req *req)
 
 bool vg_request_id_valid(const char *id)
 {
-    size_t n = 0;
-
-    if (!id)
-        return false;
-    for (; id[n]; n++) {
-        char c = id[n];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok || n >= VG_REQUEST_ID_MAX)
-            return false;
-    }
-    return n > 0;
+    return vg_token_valid(id, VG_REQUEST_ID_MAX);
 }
 
 /* Per-thread splitmix64, seeded once from getrandom: request ids and fault

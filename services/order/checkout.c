@@ -335,7 +335,7 @@ void handle_order_create(struct vg_req *req, struct vg_resp *resp)
 
     if (ord_parse_checkout(resp, req->json, &in))
         return;
-    if (key && !ord_idem_key_valid(key)) {
+    if (key && !vg_token_valid(key, VG_IDEM_KEY_MAX)) {
         vg_resp_invalid_field(resp, "Idempotency-Key",
                               "Idempotency-Key must be 1-255 characters of [A-Za-z0-9._-]");
         return;

@@ -31,10 +31,10 @@ static int parse_payment(struct vg_resp *resp, json_t *body, struct checkout_inp
     json_t *pay;
 
     if (vg_json_obj(resp, body, "payment", "payment", &pay) ||
-        vg_json_str(resp, pay, "card_number", "payment.card_number", ORD_CARD_MIN_DIGITS,
-                    ORD_CARD_MAX_DIGITS, &in->card_number))
+        vg_json_str(resp, pay, "card_number", "payment.card_number", VG_CARD_MIN_DIGITS,
+                    VG_CARD_MAX_DIGITS, &in->card_number))
         return -1;
-    if (!ord_card_number_valid(in->card_number)) {
+    if (!vg_card_number_valid(in->card_number)) {
         vg_resp_invalid_field(resp, "payment.card_number",
                               "card_number must be 12-19 digits passing the Luhn check");
         return -1;
@@ -43,7 +43,7 @@ static int parse_payment(struct vg_resp *resp, json_t *body, struct checkout_inp
         vg_json_int(resp, pay, "exp_year", "payment.exp_year", 1000, 9999, &in->exp_year) ||
         vg_json_str(resp, pay, "cvc", "payment.cvc", 3, 4, &in->cvc))
         return -1;
-    if (!ord_cvc_valid(in->cvc)) {
+    if (!vg_cvc_valid(in->cvc)) {
         vg_resp_invalid_field(resp, "payment.cvc", "cvc must be 3 or 4 digits");
         return -1;
     }

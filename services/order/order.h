@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "validate.h"
+#include "vg_check.h"
 #include "vg_http.h"
 
 struct vg_pg_pool;
@@ -143,7 +144,7 @@ enum idem_begin_result {
 };
 
 struct idem {
-    char rkey[sizeof("idem::") + 20 + ORD_IDEM_KEY_MAX + 1];
+    char rkey[sizeof("idem::") + 20 + VG_IDEM_KEY_MAX + 1];
     char hash[65];      /* hex BLAKE2b-256 of the canonical body */
     bool held;          /* this request owns the record and must finish it */
     long long order_id; /* IDEM_RESUME */

@@ -8,21 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define ORD_CARD_MIN_DIGITS 12
-#define ORD_CARD_MAX_DIGITS 19
-#define ORD_IDEM_KEY_MAX    255
-
-/* true when s is min..max ASCII digits and nothing else. */
-bool ord_digits(const char *s, size_t min, size_t max);
-/* Luhn (ISO/IEC 7812-1 annex B) over a string of ASCII digits; false for anything else. */
-bool ord_luhn_valid(const char *digits);
-/* 12-19 digits passing the Luhn check. */
-bool ord_card_number_valid(const char *number);
-/* 3 or 4 digits. */
-bool ord_cvc_valid(const char *cvc);
 /* An officially assigned ISO 3166-1 alpha-2 code: two upper-case letters naming a country. */
 bool ord_country_valid(const char *code);
-/* Idempotency-Key: 1-255 characters of [A-Za-z0-9._-]. */
-bool ord_idem_key_valid(const char *key);
 
 #endif

@@ -12,67 +12,6 @@ static const struct {
     {"4000000000009995", PAY_DECLINED_FUNDS},
 };
 
-bool pay_digits(const char *s, size_t min, size_t max)
-{
-    size_t n = 0;
-
-    if (!s)
-        return false;
-    for (; s[n]; n++) {
-        /* Compare bytes, not isdigit(): locale digits must not pass. */
-        if (s[n] < '0' || s[n] > '9' || n >= max)
-            return false;
-    }
-    return n >= min;
-}
-
-bool pay_luhn_valid(const char *number)
-{
-    size_t len;
-    int sum = 0;
-
-    if (!pay_digits(number, 1, PAY_CARD_MAX_DIGITS))
-        return false;
-    len = strlen(number);
-    /* Double every second digit counting from the rightmost (the check digit). */
-    for (size_t i = 0; i < len; i++) {
-        int d = number[len - 1 - i] - '0';
-        if (i % 2 == 1) {
-            d *= 2;
-            if (d > 9)
-                d -= 9;
-        }
-        sum += d;
-    }
-    return sum % 10 == 0;
-}
-
-bool pay_card_number_valid(const char *number)
-{
-    return pay_digits(number, PAY_CARD_MIN_DIGITS, PAY_CARD_MAX_DIGITS) && pay_luhn_valid(number);
-}
-
-bool pay_cvc_valid(const char *cvc)
-{
-    return pay_digits(cvc, 3, 4);
-}
-
-bool pay_idem_key_valid(const char *key)
-{
-    size_t n = 0;
-
-    if (!key)
-        return false;
-    for (; key[n]; n++) {
-        char c = key[n];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok || n >= PAY_IDEM_KEY_MAX)
-            return false;
-    }
-    return n >= 1;
-}
-
 bool pay_card_expired(int exp_year, int exp_month, int now_year, int now_month)
 {
     return exp_year < now_year || (exp_year == now_year && exp_month < now_month);

@@ -7,10 +7,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PAY_CARD_MIN_DIGITS 12
-#define PAY_CARD_MAX_DIGITS 19
-#define PAY_IDEM_KEY_MAX    255
-
 enum pay_outcome {
     PAY_APPROVED,
     PAY_DECLINED_EXPIRED,
@@ -18,16 +14,6 @@ enum pay_outcome {
     PAY_DECLINED_FUNDS,
 };
 
-/* true when s is min..max ASCII digits and nothing else. */
-bool pay_digits(const char *s, size_t min, size_t max);
-/* Luhn (ISO/IEC 7812-1 annex B) over a string of digits; false for anything else. */
-bool pay_luhn_valid(const char *number);
-/* A card number the API accepts: 12-19 digits passing the Luhn check. */
-bool pay_card_number_valid(const char *number);
-/* A CVC: 3 or 4 digits. */
-bool pay_cvc_valid(const char *cvc);
-/* Idempotency-Key: 1-255 characters of [A-Za-z0-9._-] (API.md "Idempotency"). */
-bool pay_idem_key_valid(const char *key);
 /* A card is good through the last day of its expiry month, so it is expired
  * only when (exp_year, exp_month) is before (now_year, now_month). */
 bool pay_card_expired(int exp_year, int exp_month, int now_year, int now_month);

@@ -9,6 +9,7 @@
 #include "charge.h"
 
 #include "card.h"
+#include "vg_check.h"
 #include "vg_json.h"
 #include "vg_log.h"
 #include "vg_pg.h"
@@ -119,10 +120,10 @@ static int parse_charge(struct vg_req *req, struct vg_resp *resp, struct charge 
         return -1;
     }
     *bad_field = "payment.card_number";
-    if (vg_json_str(resp, body, "card_number", "payment.card_number", PAY_CARD_MIN_DIGITS,
-                    PAY_CARD_MAX_DIGITS, &c->card_number))
+    if (vg_json_str(resp, body, "card_number", "payment.card_number", VG_CARD_MIN_DIGITS,
+                    VG_CARD_MAX_DIGITS, &c->card_number))
         return -1;
-    if (!pay_card_number_valid(c->card_number)) {
+    if (!vg_card_number_valid(c->card_number)) {
         vg_resp_invalid_field(resp, "payment.card_number",
                               "card_number must be 12 to 19 digits passing the Luhn check");
         return -1;
@@ -136,7 +137,7 @@ static int parse_charge(struct vg_req *req, struct vg_resp *resp, struct charge 
     *bad_field = "payment.cvc";
     if (vg_json_str(resp, body, "cvc", "payment.cvc", 3, 4, &c->cvc))
         return -1;
-    if (!pay_cvc_valid(c->cvc)) {
+    if (!vg_cvc_valid(c->cvc)) {
         vg_resp_invalid_field(resp, "payment.cvc", "cvc must be 3 or 4 digits");
         return -1;
     }
@@ -151,7 +152,7 @@ static const char *body_last4(const json_t *body, char out[5])
 {
     const char *number = json_string_value(json_object_get(body, "card_number"));
 
-    if (!pay_digits(number, PAY_CARD_MIN_DIGITS, PAY_CARD_MAX_DIGITS))
+    if (!vg_digits(number, VG_CARD_MIN_DIGITS, VG_CARD_MAX_DIGITS))
         return NULL;
     pay_last4(number, out);
     return out;
@@ -296,7 +297,7 @@ void pay_post_charge(struct vg_req *req, struct vg_resp *resp)
     struct charge c;
     const char *bad_field;
 
-    if (!pay_idem_key_valid(key)) {
+    if (!vg_token_valid(key, VG_IDEM_KEY_MAX)) {
         vg_resp_invalid_field(resp, "Idempotency-Key",
                               "Idempotency-Key must be 1 to 255 characters of [A-Za-z0-9._-]");
         return;

@@ -1,5 +1,5 @@
 /* AMQP 0-9-1 parser: protocol header, publish with content, deliver, ack, heartbeats, every split
- * point, large bodies skipped by frame size, and resync. */
+ * point, large bodies skipped by frame size, resync, and detection from any frame boundary. */
 #include "proto_harness.h"
 
 #include "proto/amqp.h"
@@ -204,6 +204,75 @@ static void test_resync_and_detect(void **state)
     assert_int_equal(ag_amqp_detect(&x, &role), 0);
 }
 
+static int detect_at(const uint8_t *p, size_t total, enum ag_role *role)
+{
+    struct ag_xfer x = {AG_DIR_INGRESS, total, p, (uint32_t)(total < 512 ? total : 512), NULL, 0,
+                        1, 2};
+    return ag_amqp_detect(&x, role);
+}
+
+/* A connection seeded from /proc is met mid-stream: detection must work from every frame
+ * boundary, heartbeats included (an idle consumer sends and receives nothing else). */
+static void test_detect_mid_stream(void **state)
+{
+    static const uint8_t hb[8] = {8, 0, 0, 0, 0, 0, 0, 0xce};
+    enum ag_role role;
+    size_t cuts[3];
+    struct ph_result r;
+
+    (void)state;
+    assert_int_equal(detect_at(hb, sizeof(hb), &role), 1);
+    assert_int_equal(role, AG_ROLE_RESPONSES);
+    client_session();
+    assert_int_equal(detect_at(buf, blen, &role), 1);
+    assert_int_equal(role, AG_ROLE_REQUESTS);
+    for (int i = 0; i + 1 < nends; i++) {
+        struct ag_amqp_state st;
+        struct ag_msg out[8];
+        int n;
+        struct ag_xfer x = {AG_DIR_EGRESS, blen - ends[i], buf + ends[i],
+                            (uint32_t)(blen - ends[i]), NULL, 0, 1, 2};
+        if (detect_at(buf + ends[i], blen - ends[i], &role) != 1)
+            fail_msg("frame boundary %zu not detected", ends[i]);
+        ag_amqp_init(&st, AG_ROLE_REQUESTS);
+        assert_int_equal(ag_amqp_feed(&st, &x, out, 8, &n), AG_PARSE_OK);
+        assert_true(n >= 1); /* the ack at the end at least */
+        assert_string_equal(out[n - 1].op, "ack");
+    }
+    /* Not AMQP: a heartbeat on a channel or with a payload, content on channel 0, no end. */
+    assert_int_equal(detect_at((const uint8_t *)"\x08\x00\x01\x00\x00\x00\x00\xce", 8, &role), 0);
+    assert_int_equal(
+        detect_at((const uint8_t *)"\x08\x00\x00\x00\x00\x00\x01x\xce", 9, &role), 0);
+    assert_int_equal(detect_at((const uint8_t *)"\x03\x00\x00\x00\x00\x00\x01x\xce", 9, &role),
+                     0);
+    assert_int_equal(detect_at((const uint8_t *)"\x03\x00\x01\x00\x00\x00\x01xx", 9, &role), 0);
+    assert_int_equal(detect_at(hb, 7, &role), 0);
+
+    /* Heartbeats, then a delivery: the state syncs on the first heartbeat. */
+    blen = 0;
+    put(hb, sizeof(hb));
+    cuts[0] = blen;
+    put(hb, sizeof(hb));
+    cuts[1] = blen;
+    F(1, 1,
+      "\0\x3c\0\x3c"
+      "\x03"
+      "c.1"
+      "\0\0\0\0\0\0\0\x07"
+      "\0"
+      "\x0cvigil.events"
+      "\x0corder.placed");
+    content(1, 2);
+    F(3, 1, "{}");
+    cuts[2] = blen;
+    ph_run(&ap, AG_ROLE_RESPONSES, buf, cuts, 3, 512, 64, &r);
+    assert_int_equal(r.resyncs, 0);
+    assert_int_equal(r.not_mine, 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.msgs[0].op, "receive");
+    assert_string_equal(r.msgs[0].target, "vigil.events");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_deliver_every_split),
         cmocka_unit_test(test_large_body),
         cmocka_unit_test(test_resync_and_detect),
+        cmocka_unit_test(test_detect_mid_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
