@@ -10,13 +10,13 @@
 
 #include "vg_config.h"
 #include "vg_log.h"
+#include "vg_slots.h"
 
 /* Failures while the database is down repeat on every request: say so once a while. */
 #define PG_WARN_INTERVAL_S 5
 
 struct vg_pg_conn {
     PGconn *pg;
-    bool in_use;
     bool broken;
     char **prepared; /* names prepared on this connection (server-side state) */
     size_t nprepared;
@@ -24,12 +24,12 @@ struct vg_pg_conn {
 };
 
 struct vg_pg_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t freed;
+    pthread_mutex_t warn_lock; /* guards last_warn */
     char *conninfo;
     char connect_timeout[16];
     int acquire_timeout_ms;
     int size;
+    struct vg_slots *slots; /* which of conns are taken */
     struct vg_pg_conn *conns;
     time_t last_warn;
 };
@@ -56,7 +56,6 @@ int vg_pg_pool_create(const char *conninfo, int size, int acquire_timeout_ms,
                       struct vg_pg_pool **out)
 {
     struct vg_pg_pool *pool;
-    pthread_condattr_t attr;
     int secs;
 
     if (!conninfo || size <= 0)
@@ -66,7 +65,7 @@ int vg_pg_pool_create(const char *conninfo, int size, int acquire_timeout_ms,
         return -ENOMEM;
     pool->conninfo = strdup(conninfo);
     pool->conns = calloc((size_t)size, sizeof(*pool->conns));
-    if (!pool->conninfo || !pool->conns) {
+    if (!pool->conninfo || !pool->conns || vg_slots_create(size, &pool->slots)) {
         free(pool->conninfo);
         free(pool->conns);
         free(pool);
@@ -77,11 +76,7 @@ int vg_pg_pool_create(const char *conninfo, int size, int acquire_timeout_ms,
     /* libpq treats anything under 2 s as 2 s. */
     secs = (pool->acquire_timeout_ms + 999) / 1000;
     snprintf(pool->connect_timeout, sizeof(pool->connect_timeout), "%d", secs < 2 ? 2 : secs);
-    pthread_mutex_init(&pool->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pool->freed, &attr);
-    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&pool->warn_lock, NULL);
     *out = pool;
     return 0;
 }
@@ -92,8 +87,8 @@ void vg_pg_pool_destroy(struct vg_pg_pool *pool)
         return;
     for (int i = 0; i < pool->size; i++)
         conn_close(&pool->conns[i]);
-    pthread_cond_destroy(&pool->freed);
-    pthread_mutex_destroy(&pool->lock);
+    vg_slots_destroy(pool->slots);
+    pthread_mutex_destroy(&pool->warn_lock);
     free(pool->conns);
     free(pool->conninfo);
     free(pool);
@@ -104,11 +99,11 @@ static void pool_warn(struct vg_pg_pool *pool, const char *what, const char *why
     time_t now = time(NULL);
     bool say;
 
-    pthread_mutex_lock(&pool->lock);
+    pthread_mutex_lock(&pool->warn_lock);
     say = now - pool->last_warn >= PG_WARN_INTERVAL_S;
     if (say)
         pool->last_warn = now;
-    pthread_mutex_unlock(&pool->lock);
+    pthread_mutex_unlock(&pool->warn_lock);
     if (say)
         vg_warn("postgresql: %s: %s", what, why);
 }
@@ -144,38 +139,23 @@ static int conn_open(struct vg_pg_pool *pool, struct vg_pg_conn *c)
     return 0;
 }
 
+/* vg_slots_take's preference: an open connection is reused before a slot is opened. */
+static bool conn_opened(void *pool, int i)
+{
+    return ((struct vg_pg_pool *)pool)->conns[i].pg != NULL;
+}
+
 struct vg_pg_conn *vg_pg_acquire(struct vg_pg_pool *pool)
 {
-    struct vg_pg_conn *c = NULL;
-    struct timespec deadline;
+    int i = vg_slots_take(pool->slots, pool->acquire_timeout_ms, conn_opened, pool);
+    struct vg_pg_conn *c;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += pool->acquire_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(pool->acquire_timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
+    if (i < 0) {
+        pool_warn(pool, "pool exhausted", "no connection free within the acquire timeout");
+        return NULL;
     }
-    pthread_mutex_lock(&pool->lock);
-    for (;;) {
-        /* Prefer an open connection; an unopened slot only when none is free. */
-        for (int i = 0; i < pool->size; i++) {
-            struct vg_pg_conn *cand = &pool->conns[i];
-            if (!cand->in_use && (!c || (!c->pg && cand->pg)))
-                c = cand;
-        }
-        if (c)
-            break;
-        if (pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline) == ETIMEDOUT) {
-            pthread_mutex_unlock(&pool->lock);
-            pool_warn(pool, "pool exhausted", "no connection free within the acquire timeout");
-            return NULL;
-        }
-    }
-    c->in_use = true;
-    pthread_mutex_unlock(&pool->lock);
-
-    if ((c->pg && (c->broken || !idle_conn_alive(c->pg))) || !c->pg) {
+    c = &pool->conns[i];
+    if (!c->pg || c->broken || !idle_conn_alive(c->pg)) {
         if (conn_open(pool, c)) {
             vg_pg_release(pool, c);
             return NULL;
@@ -199,10 +179,7 @@ void vg_pg_release(struct vg_pg_pool *pool, struct vg_pg_conn *conn)
     }
     if (conn->broken)
         conn_close(conn);
-    pthread_mutex_lock(&pool->lock);
-    conn->in_use = false;
-    pthread_cond_signal(&pool->freed);
-    pthread_mutex_unlock(&pool->lock);
+    vg_slots_give(pool->slots, (int)(conn - pool->conns));
 }
 
 static bool is_prepared(const struct vg_pg_conn *c, const char *name)

@@ -10,23 +10,19 @@
 
 #include "vg_config.h"
 #include "vg_log.h"
+#include "vg_slots.h"
 
 #define REDIS_WARN_INTERVAL_S 5
 
-struct vg_redis_slot {
-    redisContext *ctx;
-    bool in_use;
-};
-
 struct vg_redis_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t freed;
+    pthread_mutex_t lock; /* guards last_warn; vg_redis_release searches ctxs under it */
     char *host;
     int port;
     int db;
     int size;
     int timeout_ms;
-    struct vg_redis_slot *slots;
+    struct vg_slots *slots; /* which of ctxs are taken */
+    redisContext **ctxs;    /* NULL: not connected */
     time_t last_warn;
 };
 
@@ -34,7 +30,6 @@ int vg_redis_pool_create(const char *host, int port, int db, int size, int timeo
                          struct vg_redis_pool **out)
 {
     struct vg_redis_pool *pool;
-    pthread_condattr_t attr;
 
     if (!host || size <= 0 || port <= 0 || port > 65535 || db < 0)
         return -EINVAL;
@@ -42,10 +37,10 @@ int vg_redis_pool_create(const char *host, int port, int db, int size, int timeo
     if (!pool)
         return -ENOMEM;
     pool->host = strdup(host);
-    pool->slots = calloc((size_t)size, sizeof(*pool->slots));
-    if (!pool->host || !pool->slots) {
+    pool->ctxs = calloc((size_t)size, sizeof(*pool->ctxs));
+    if (!pool->host || !pool->ctxs || vg_slots_create(size, &pool->slots)) {
         free(pool->host);
-        free(pool->slots);
+        free(pool->ctxs);
         free(pool);
         return -ENOMEM;
     }
@@ -54,10 +49,6 @@ int vg_redis_pool_create(const char *host, int port, int db, int size, int timeo
     pool->size = size;
     pool->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
     pthread_mutex_init(&pool->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pool->freed, &attr);
-    pthread_condattr_destroy(&attr);
     *out = pool;
     return 0;
 }
@@ -67,11 +58,11 @@ void vg_redis_pool_destroy(struct vg_redis_pool *pool)
     if (!pool)
         return;
     for (int i = 0; i < pool->size; i++)
-        if (pool->slots[i].ctx)
-            redisFree(pool->slots[i].ctx);
-    pthread_cond_destroy(&pool->freed);
+        if (pool->ctxs[i])
+            redisFree(pool->ctxs[i]);
+    vg_slots_destroy(pool->slots);
     pthread_mutex_destroy(&pool->lock);
-    free(pool->slots);
+    free(pool->ctxs);
     free(pool->host);
     free(pool);
 }
@@ -132,71 +123,64 @@ static bool idle_ctx_alive(const redisContext *ctx)
     return !ctx->err && pfd.fd >= 0 && poll(&pfd, 1, 0) == 0;
 }
 
+/* vg_slots_take's preference: a connected context is reused before a slot connects. */
+static bool ctx_opened(void *pool, int i)
+{
+    return ((struct vg_redis_pool *)pool)->ctxs[i] != NULL;
+}
+
 redisContext *vg_redis_acquire(struct vg_redis_pool *pool)
 {
-    struct vg_redis_slot *slot = NULL;
-    struct timespec deadline;
+    int i = vg_slots_take(pool->slots, pool->timeout_ms, ctx_opened, pool);
+    redisContext *ctx;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += pool->timeout_ms / 1000;
-    deadline.tv_nsec += (long)(pool->timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&pool->lock);
-    for (;;) {
-        for (int i = 0; i < pool->size; i++) {
-            struct vg_redis_slot *cand = &pool->slots[i];
-            if (!cand->in_use && (!slot || (!slot->ctx && cand->ctx)))
-                slot = cand;
-        }
-        if (slot)
-            break;
-        if (pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline) == ETIMEDOUT) {
-            pthread_mutex_unlock(&pool->lock);
-            pool_warn(pool, "pool exhausted", "no connection free within the timeout");
-            return NULL;
-        }
-    }
-    slot->in_use = true;
-    pthread_mutex_unlock(&pool->lock);
-
-    if (slot->ctx && !idle_ctx_alive(slot->ctx)) {
-        redisFree(slot->ctx);
-        slot->ctx = NULL;
-    }
-    if (!slot->ctx)
-        slot->ctx = ctx_open(pool);
-    if (!slot->ctx) {
-        pthread_mutex_lock(&pool->lock);
-        slot->in_use = false;
-        pthread_cond_signal(&pool->freed);
-        pthread_mutex_unlock(&pool->lock);
+    if (i < 0) {
+        pool_warn(pool, "pool exhausted", "no connection free within the timeout");
         return NULL;
     }
-    return slot->ctx;
+    ctx = pool->ctxs[i];
+    if (ctx && !idle_ctx_alive(ctx)) {
+        redisFree(ctx);
+        ctx = NULL;
+    }
+    if (!ctx)
+        ctx = ctx_open(pool);
+    /* Under the lock: vg_redis_release looks through every slot's pointer. */
+    pthread_mutex_lock(&pool->lock);
+    pool->ctxs[i] = ctx;
+    pthread_mutex_unlock(&pool->lock);
+    if (!ctx) {
+        vg_slots_give(pool->slots, i);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Called with pool->lock held. -1: not a context of this pool. */
+static int slot_of(const struct vg_redis_pool *pool, const redisContext *ctx)
+{
+    for (int i = 0; i < pool->size; i++)
+        if (pool->ctxs[i] == ctx)
+            return i;
+    return -1;
 }
 
 void vg_redis_release(struct vg_redis_pool *pool, redisContext *ctx)
 {
+    int slot;
+
     if (!ctx)
         return;
     pthread_mutex_lock(&pool->lock);
-    for (int i = 0; i < pool->size; i++) {
-        struct vg_redis_slot *slot = &pool->slots[i];
-        if (slot->ctx != ctx)
-            continue;
-        /* After an error the reply stream is out of step: drop the context. */
-        if (ctx->err) {
-            redisFree(ctx);
-            slot->ctx = NULL;
-        }
-        slot->in_use = false;
-        pthread_cond_signal(&pool->freed);
-        break;
+    slot = slot_of(pool, ctx);
+    /* After an error the reply stream is out of step: drop the context. */
+    if (slot >= 0 && ctx->err) {
+        redisFree(ctx);
+        pool->ctxs[slot] = NULL;
     }
     pthread_mutex_unlock(&pool->lock);
+    if (slot >= 0)
+        vg_slots_give(pool->slots, slot);
 }
 
 static redisReply *checked(struct vg_redis_pool *pool, redisContext *ctx, void *reply)

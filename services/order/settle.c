@@ -47,14 +47,19 @@ static PGresult *run(struct vg_pg_conn *conn, const char *name, const char *sql,
     return NULL;
 }
 
-enum settle_result order_mark_paid(struct order_ctx *ctx, long long order_id)
+/* One settling transaction: the guarded status update `mark_sql` (it locks the order row, and
+ * finds nothing when another settler came first: SETTLE_ALREADY), then `rest`'s writes in the
+ * same transaction, then commit. rest returns 0 to commit; what it keeps for after the commit
+ * goes in its state, which the caller frees whatever the outcome. */
+static enum settle_result
+settle(struct order_ctx *ctx, long long order_id, const char *mark_name, const char *mark_sql,
+       int (*rest)(struct vg_pg_conn *conn, const char *const *params, void *state), void *state)
 {
     struct vg_pg_conn *conn = vg_pg_acquire(ctx->pg);
     char idbuf[24];
     const char *params[1] = {idbuf};
-    PGresult *res = NULL;
-    long long outbox_id = 0;
-    char *payload = NULL;
+    PGresult *res;
+    int marked;
     enum settle_result out = SETTLE_UNAVAILABLE;
 
     if (!conn)
@@ -62,85 +67,100 @@ enum settle_result order_mark_paid(struct order_ctx *ctx, long long order_id)
     snprintf(idbuf, sizeof(idbuf), "%lld", order_id);
     if (vg_pg_begin(conn))
         goto done;
-    res = run(conn, "settle_mark_paid", SQL_MARK_PAID, params);
+    res = run(conn, mark_name, mark_sql, params);
     if (!res)
         goto rollback;
-    if (PQntuples(res) == 0) {
+    marked = PQntuples(res);
+    PQclear(res);
+    if (marked == 0) {
         out = SETTLE_ALREADY;
         goto rollback;
     }
-    PQclear(res);
-    res = run(conn, "settle_outbox_insert", SQL_OUTBOX_INSERT, params);
-    if (!res || PQntuples(res) != 1)
-        goto rollback;
-    outbox_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    payload = strdup(PQgetvalue(res, 0, 1));
-    if (!payload || vg_pg_commit(conn))
+    if (rest(conn, params, state) || vg_pg_commit(conn))
         goto rollback;
     out = SETTLE_DONE;
     goto done;
 rollback:
     vg_pg_rollback(conn);
 done:
-    PQclear(res);
     vg_pg_release(ctx->pg, conn);
+    return out;
+}
+
+struct placed_event {
+    long long outbox_id;
+    char *payload;
+};
+
+/* The order_placed event goes into the outbox in the paying transaction: it exists if and only
+ * if the order is paid. */
+static int queue_placed_event(struct vg_pg_conn *conn, const char *const *params, void *state)
+{
+    struct placed_event *event = state;
+    PGresult *res = run(conn, "settle_outbox_insert", SQL_OUTBOX_INSERT, params);
+    int err = -1;
+
+    if (res && PQntuples(res) == 1) {
+        event->outbox_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        event->payload = strdup(PQgetvalue(res, 0, 1));
+        err = event->payload ? 0 : -1;
+    }
+    PQclear(res);
+    return err;
+}
+
+enum settle_result order_mark_paid(struct order_ctx *ctx, long long order_id)
+{
+    struct placed_event event = {0};
+    enum settle_result out =
+        settle(ctx, order_id, "settle_mark_paid", SQL_MARK_PAID, queue_placed_event, &event);
+
     if (out == SETTLE_DONE) {
         vg_info("order %lld paid", order_id);
         /* After commit and with the connection back in the pool: the broker may be slow. */
-        outbox_publish_now(ctx, outbox_id, payload);
+        outbox_publish_now(ctx, event.outbox_id, event.payload);
     }
-    free(payload);
+    free(event.payload);
     return out;
+}
+
+struct released_stock {
+    long long *ids; /* the products whose stock came back, for the cache */
+    size_t nids;
+};
+
+static int restore_stock(struct vg_pg_conn *conn, const char *const *params, void *state)
+{
+    struct released_stock *stock = state;
+    PGresult *res = run(conn, "settle_lock_stock", SQL_LOCK_ORDER_STOCK, params);
+
+    if (!res)
+        return -1;
+    stock->nids = (size_t)PQntuples(res);
+    stock->ids = calloc(stock->nids ? stock->nids : 1, sizeof(*stock->ids));
+    for (size_t i = 0; stock->ids && i < stock->nids; i++)
+        stock->ids[i] = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+    PQclear(res);
+    if (!stock->ids)
+        return -1;
+    res = run(conn, "settle_restore_stock", SQL_RESTORE_STOCK, params);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
 }
 
 enum settle_result order_release(struct order_ctx *ctx, long long order_id)
 {
-    struct vg_pg_conn *conn = vg_pg_acquire(ctx->pg);
-    char idbuf[24];
-    const char *params[1] = {idbuf};
-    PGresult *res = NULL;
-    long long *ids = NULL;
-    size_t nids = 0, i;
-    enum settle_result out = SETTLE_UNAVAILABLE;
+    struct released_stock stock = {0};
+    enum settle_result out =
+        settle(ctx, order_id, "settle_mark_failed", SQL_MARK_FAILED, restore_stock, &stock);
 
-    if (!conn)
-        return SETTLE_UNAVAILABLE;
-    snprintf(idbuf, sizeof(idbuf), "%lld", order_id);
-    if (vg_pg_begin(conn))
-        goto done;
-    res = run(conn, "settle_mark_failed", SQL_MARK_FAILED, params);
-    if (!res)
-        goto rollback;
-    if (PQntuples(res) == 0) {
-        out = SETTLE_ALREADY;
-        goto rollback;
-    }
-    PQclear(res);
-    res = run(conn, "settle_lock_stock", SQL_LOCK_ORDER_STOCK, params);
-    if (!res)
-        goto rollback;
-    nids = (size_t)PQntuples(res);
-    ids = calloc(nids ? nids : 1, sizeof(*ids));
-    if (!ids)
-        goto rollback;
-    for (i = 0; i < nids; i++)
-        ids[i] = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
-    PQclear(res);
-    res = run(conn, "settle_restore_stock", SQL_RESTORE_STOCK, params);
-    if (!res || vg_pg_commit(conn))
-        goto rollback;
-    out = SETTLE_DONE;
-    goto done;
-rollback:
-    vg_pg_rollback(conn);
-done:
-    PQclear(res);
-    vg_pg_release(ctx->pg, conn);
     if (out == SETTLE_DONE) {
         vg_info("order %lld payment_failed, stock released", order_id);
-        product_cache_drop(ctx, ids, nids);
+        product_cache_drop(ctx, stock.ids, stock.nids);
     }
-    free(ids);
+    free(stock.ids);
     return out;
 }
 

@@ -20,6 +20,23 @@ static const char CATEGORIES_SLOW_SQL[] = CATEGORIES_SQL("WHERE " CATALOG_SLOW_F
 static const char DETAIL_FAST_SQL[] = DETAIL_SQL;
 static const char DETAIL_SLOW_SQL[] = DETAIL_SQL " AND " CATALOG_SLOW_FILTER(2);
 
+/* Each read in two forms, indexed by whether the slow-query drill runs: [1] takes the delay as
+ * one more parameter and has its own statement name, since a name is prepared once per
+ * connection. */
+struct catalog_query {
+    const char *name;
+    const char *sql;
+    int nparams;
+};
+static const struct catalog_query CATEGORIES_QUERY[2] = {
+    {"categories_list", CATEGORIES_FAST_SQL, 0},
+    {"categories_list_slow", CATEGORIES_SLOW_SQL, 1},
+};
+static const struct catalog_query DETAIL_QUERY[2] = {
+    {"product_get", DETAIL_FAST_SQL, 1},
+    {"product_get_slow", DETAIL_SLOW_SQL, 2},
+};
+
 static json_t *int_column(const PGresult *res, int row, int col)
 {
     return json_integer(strtoll(PQgetvalue(res, row, col), NULL, 10));
@@ -66,33 +83,41 @@ void catalog_db_error(struct vg_resp *resp, const char *statement, const PGresul
     vg_resp_error(resp, 500, "internal_error", "The catalogue could not be read.", NULL);
 }
 
+/* One read through the pool. Returns the result (caller PQclear), or NULL once the error is
+ * answered: 503 while the database cannot be had, else as catalog_db_error says. */
+static PGresult *catalog_read(struct product_svc *svc, struct vg_resp *resp,
+                              const struct catalog_query *query, const char *const *params)
+{
+    struct vg_pg_conn *conn = vg_pg_acquire(svc->pg);
+    PGresult *res;
+
+    if (!conn) {
+        vg_resp_error(resp, 503, "unavailable", "The catalogue database is unavailable.", NULL);
+        return NULL;
+    }
+    res = vg_pg_exec(conn, query->name, query->sql, query->nparams, params);
+    vg_pg_release(svc->pg, conn);
+    if (!res || !vg_pg_ok(res)) {
+        catalog_db_error(resp, query->name, res);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
 void catalog_categories(struct vg_req *req, struct vg_resp *resp)
 {
     struct product_svc *svc = req->ctx;
     long slow_ms = vg_faults_get().slow_query_ms;
-    const char *name = slow_ms > 0 ? "categories_list_slow" : "categories_list";
     char ms_text[24];
     const char *params[1] = {ms_text};
-    struct vg_pg_conn *conn;
     PGresult *res;
     json_t *items;
 
     snprintf(ms_text, sizeof(ms_text), "%ld", slow_ms);
-    conn = vg_pg_acquire(svc->pg);
-    if (!conn) {
-        vg_resp_error(resp, 503, "unavailable", "The catalogue database is unavailable.", NULL);
+    res = catalog_read(svc, resp, &CATEGORIES_QUERY[slow_ms > 0], params);
+    if (!res)
         return;
-    }
-    if (slow_ms > 0)
-        res = vg_pg_exec(conn, name, CATEGORIES_SLOW_SQL, 1, params);
-    else
-        res = vg_pg_exec(conn, name, CATEGORIES_FAST_SQL, 0, NULL);
-    vg_pg_release(svc->pg, conn);
-    if (!res || !vg_pg_ok(res)) {
-        catalog_db_error(resp, name, res);
-        PQclear(res);
-        return;
-    }
     items = json_array();
     for (int i = 0; items && i < PQntuples(res); i++) {
         json_t *cat = json_pack("{s:o, s:o, s:o}", "id", int_column(res, i, 0), "slug",
@@ -116,29 +141,15 @@ static void product_from_db(struct product_svc *svc, long long id, long slow_ms,
 {
     char id_text[24], ms_text[24];
     const char *params[2] = {id_text, ms_text};
-    const char *name = slow_ms > 0 ? "product_get_slow" : "product_get";
-    struct vg_pg_conn *conn;
     PGresult *res;
     json_t *product;
     char *body;
 
     snprintf(id_text, sizeof(id_text), "%lld", id);
     snprintf(ms_text, sizeof(ms_text), "%ld", slow_ms);
-    conn = vg_pg_acquire(svc->pg);
-    if (!conn) {
-        vg_resp_error(resp, 503, "unavailable", "The catalogue database is unavailable.", NULL);
+    res = catalog_read(svc, resp, &DETAIL_QUERY[slow_ms > 0], params);
+    if (!res)
         return;
-    }
-    if (slow_ms > 0)
-        res = vg_pg_exec(conn, name, DETAIL_SLOW_SQL, 2, params);
-    else
-        res = vg_pg_exec(conn, name, DETAIL_FAST_SQL, 1, params);
-    vg_pg_release(svc->pg, conn);
-    if (!res || !vg_pg_ok(res)) {
-        catalog_db_error(resp, name, res);
-        PQclear(res);
-        return;
-    }
     if (PQntuples(res) == 0) {
         PQclear(res);
         vg_resp_error(resp, 404, "not_found", "No product has this id.", NULL);
