@@ -142,10 +142,18 @@ $(BUILD)/tests/test_discovery: $(AG_DISCOVERY_OBJS)
 AG_CONNTRACK_OBJS := $(addprefix $(OBJ)/agent/,conntrack.o ct_pair.o)
 $(BUILD)/tests/test_conntrack: $(AG_CONNTRACK_OBJS)
 
-# ---- benchmark helper: a bare libmicrohttpd server (scripts/bench.sh) ----
+# ---- benchmark helpers: a bare libmicrohttpd server (scripts/bench.sh) ----
 $(BIN)/bare-mhd: $(OBJ)/tests/bench/bare_mhd.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# ... and the agent's (scripts/bench-agent.sh): a getppid() loop timing the syscall path, and
+# the protocol parsers' throughput over libagproto.a.
+$(BIN)/getppid_loop: $(OBJ)/tests/bench/getppid_loop.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^
+$(BIN)/parser_bench: $(OBJ)/tests/bench/parser_bench.o $(LIBAGPROTO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 # ---- fuzz targets (libFuzzer, built with FUZZ=1): tests/fuzz/fuzz_*.c ----
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

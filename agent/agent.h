@@ -13,6 +13,7 @@
 #define AG_AGENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bpf.h"
 #include "config.h"
@@ -35,8 +36,10 @@ struct ag_agent {
     int sigfd;
     struct ag_seed_sock *seeds; /* until the connection tracker takes them */
     size_t nseeds;
-    struct ag_bpf *bpf;      /* agent/bpf.h: the kernel side */
-    struct ag_conntrack *ct; /* agent/conntrack.h: connections → requests */
+    struct ag_bpf *bpf;               /* agent/bpf.h: the kernel side */
+    struct ag_conntrack *ct;          /* agent/conntrack.h: connections → requests */
+    struct ag_route_patterns *routes; /* conf's route patterns, compiled; borrowed by ct */
+    uint64_t ring_fill_max;           /* ring buffer bytes waiting, most seen since the tick */
 };
 
 #endif

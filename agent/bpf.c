@@ -1,4 +1,4 @@
-/* bpf.c — loader of the BPF data plane: shared maps, three skeletons, ring buffer, stats. */
+/* bpf.c — loader of the BPF data plane: shared maps, four skeletons, ring buffer, stats. */
 #include "bpf.h"
 
 #include <errno.h>
@@ -8,16 +8,19 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "proc.skel.h"
 #include "sockio.skel.h"
 #include "syscalls.skel.h"
+#include "tcp.skel.h"
 
 #define TRACEFS_MAGIC 0x74726163
 #define BPF_FS_MAGIC  0xcafe4a11
@@ -32,12 +35,18 @@ static const uint64_t default_bounds[VG_LAT_BOUNDS_MAX] = {
 struct ag_bpf {
     unsigned parts;
     int watched_fd, events_fd, counters_fd;
-    int stats_fd, errs_fd; /* syscalls part's maps, -1 when that part is not running */
+    int stats_fd, errs_fd;       /* syscalls part's maps, -1 when that part is not running */
+    int sock_svc_fd, retrans_fd; /* tcp part's maps, -1 when that part is not running */
     int ncpus;
     struct sockio_bpf *sockio;
     struct syscalls_bpf *syscalls;
     struct proc_bpf *proc;
+    struct tcp_bpf *tcp;
     struct ring_buffer *ring;
+    /* The ring's consumer position page and producer position page, mapped read-only. */
+    void *ring_pos;
+    size_t page;
+    uint64_t ring_bytes;
     /* the handlers of the ag_bpf_poll/ag_bpf_consume call in progress */
     const struct ag_bpf_handlers *h;
     void *h_ctx;
@@ -96,12 +105,49 @@ static int ensure_mounted(const char *path, const char *fstype, const char *sour
     return -ENOENT;
 }
 
+static int libbpf_silent(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    return 0;
+}
+
+/* Readable and parseable as BTF (raw, as in /sys/kernel/btf, or an ELF's .BTF section): else
+ * every skeleton would fail CO-RE relocation with libbpf's lines for each. */
 static int check_btf(const char *path)
 {
-    if (access(path, R_OK) == 0)
-        return 0;
-    report("%s: %s (kernel BTF is needed for CO-RE; pass --btf PATH)", path, strerror(errno));
-    return -errno ? -errno : -ENOENT;
+    struct btf *btf;
+    int err;
+
+    if (access(path, R_OK) != 0) {
+        err = errno ? -errno : -ENOENT;
+        report("%s: %s (kernel BTF is needed for CO-RE; pass --btf PATH)", path, strerror(-err));
+        return err;
+    }
+    libbpf_print_fn_t old = libbpf_set_print(libbpf_silent); /* our one line says it */
+    btf = btf__parse(path, NULL);
+    err = btf ? 0 : (errno ? -errno : -EINVAL);
+    libbpf_set_print(old);
+    if (err) {
+        if (err <= -4000) /* libbpf's own codes (LIBBPF_ERRNO__*) are no errno */
+            err = -EINVAL;
+        report("%s: not usable as kernel BTF: %s (pass --btf PATH)", path,
+               err == -EINVAL ? "not a BTF or ELF file with .BTF" : strerror(-err));
+        return err;
+    }
+    btf__free(btf);
+    return 0;
+}
+
+int ag_bpf_check_host(const char *btf_path)
+{
+    int err = check_btf(btf_path ? btf_path : "/sys/kernel/btf/vmlinux");
+
+    /* Classic tracepoints are attached by their id under tracefs; bpffs is not used (nothing is
+     * pinned) but its absence marks a half-set-up host, so it is mounted too. */
+    if (!err)
+        err = ensure_mounted("/sys/kernel/tracing", "tracefs", "nodev", TRACEFS_MAGIC);
+    if (!err)
+        err = ensure_mounted("/sys/fs/bpf", "bpf", "bpf", BPF_FS_MAGIC);
+    return err;
 }
 
 static uint32_t ring_size(uint32_t want)
@@ -163,6 +209,12 @@ static int load_sockio(struct ag_bpf *b, const struct ag_bpf_conf *c,
     s->rodata->tail_cap = c->tail_cap > VG_TAIL_MAX ? VG_TAIL_MAX : c->tail_cap;
     step = "maps";
     err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
+    /* Socket owners are recorded only for a running tcp part; else the map is a stub. */
+    s->rodata->track_sock_svc = b->sock_svc_fd >= 0;
+    if (!err && b->sock_svc_fd >= 0)
+        err = bpf_map__reuse_fd(s->maps.vg_sock_svc, b->sock_svc_fd);
+    else if (!err)
+        err = bpf_map__set_max_entries(s->maps.vg_sock_svc, 1);
     if (err)
         goto fail;
     step = "load";
@@ -255,6 +307,39 @@ fail:
     return err;
 }
 
+static int load_tcp(struct ag_bpf *b, const struct ag_bpf_conf *c,
+                    const struct bpf_object_open_opts *oo)
+{
+    struct tcp_bpf *s = tcp_bpf__open_opts(oo);
+    const char *step = "open";
+    int err = 0;
+
+    if (!s) {
+        err = -errno;
+        goto fail;
+    }
+    step = "maps";
+    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
+    if (err)
+        goto fail;
+    step = "load";
+    err = tcp_bpf__load(s);
+    if (err)
+        goto fail;
+    step = "attach";
+    err = tcp_bpf__attach(s);
+    if (err)
+        goto fail;
+    b->tcp = s;
+    b->sock_svc_fd = bpf_map__fd(s->maps.vg_sock_svc);
+    b->retrans_fd = bpf_map__fd(s->maps.vg_retrans);
+    return 0;
+fail:
+    report("tcp: %s: %s", step, strerror(-err));
+    tcp_bpf__destroy(s);
+    return err;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
     struct ag_bpf *b = ctx;
@@ -292,11 +377,14 @@ void ag_bpf_close(struct ag_bpf *b)
 {
     if (!b)
         return;
+    if (b->ring_pos)
+        munmap(b->ring_pos, 2 * b->page);
     ring_buffer__free(b->ring);
     /* Destroying a skeleton detaches its links and closes its programs and maps. */
     proc_bpf__destroy(b->proc);
     syscalls_bpf__destroy(b->syscalls);
     sockio_bpf__destroy(b->sockio);
+    tcp_bpf__destroy(b->tcp);
     if (b->counters_fd >= 0)
         close(b->counters_fd);
     if (b->events_fd >= 0)
@@ -316,20 +404,14 @@ int ag_bpf_open(const struct ag_bpf_conf *conf, struct ag_bpf **out)
         return -EINVAL;
     libbpf_verbose = conf->verbose;
     libbpf_set_print(libbpf_print);
-    err = check_btf(conf->btf_path ? conf->btf_path : "/sys/kernel/btf/vmlinux");
-    if (err)
-        return err;
-    /* Classic tracepoints are attached by their id under tracefs; bpffs is not used (nothing is
-     * pinned) but its absence marks a half-set-up host, so it is mounted too. */
-    err = ensure_mounted("/sys/kernel/tracing", "tracefs", "nodev", TRACEFS_MAGIC);
-    if (!err)
-        err = ensure_mounted("/sys/fs/bpf", "bpf", "bpf", BPF_FS_MAGIC);
+    err = ag_bpf_check_host(conf->btf_path);
     if (err)
         return err;
     b = calloc(1, sizeof(*b));
     if (!b)
         return -ENOMEM;
     b->watched_fd = b->events_fd = b->counters_fd = b->stats_fd = b->errs_fd = -1;
+    b->sock_svc_fd = b->retrans_fd = -1;
     b->ncpus = libbpf_num_possible_cpus();
     if (b->ncpus <= 0) {
         err = b->ncpus ? b->ncpus : -EINVAL;
@@ -344,6 +426,9 @@ int ag_bpf_open(const struct ag_bpf_conf *conf, struct ag_bpf **out)
     oo.btf_custom_path = conf->btf_path;
     if ((conf->parts & AG_BPF_PROC) && load_proc(b, conf, &oo) == 0)
         b->parts |= AG_BPF_PROC;
+    /* tcp before sockio: sockio records socket owners only into a running tcp part's map. */
+    if ((conf->parts & AG_BPF_TCP) && load_tcp(b, conf, &oo) == 0)
+        b->parts |= AG_BPF_TCP;
     if ((conf->parts & AG_BPF_SOCKIO) && load_sockio(b, conf, &oo) == 0)
         b->parts |= AG_BPF_SOCKIO;
     if ((conf->parts & AG_BPF_SYSCALLS) && load_syscalls(b, conf, &oo) == 0)
@@ -358,6 +443,15 @@ int ag_bpf_open(const struct ag_bpf_conf *conf, struct ag_bpf **out)
         err = -errno;
         report("ring buffer: %s", strerror(-err));
         goto fail;
+    }
+    /* Page 0 holds the consumer position, page 1 the producer's: the fill gauge reads both.
+     * Without them the agent still runs; the gauge stays 0. */
+    b->page = (size_t)sysconf(_SC_PAGESIZE);
+    b->ring_bytes = ring_size(conf->ring_bytes ? conf->ring_bytes : RING_DEFAULT);
+    b->ring_pos = mmap(NULL, 2 * b->page, PROT_READ, MAP_SHARED, b->events_fd, 0);
+    if (b->ring_pos == MAP_FAILED) {
+        report("ring buffer: mapping its positions: %s (the fill gauge stays 0)", strerror(errno));
+        b->ring_pos = NULL;
     }
     *out = b; /* the caller owns b: ag_bpf_close() */
     return 0;
@@ -552,9 +646,52 @@ int ag_bpf_counters(struct ag_bpf *b, struct ag_bpf_counters *out)
         .drop_watch = sum[VG_CNT_DROP_WATCH],
         .skip_unix = sum[VG_CNT_SKIP_UNIX],
         .skip_other = sum[VG_CNT_SKIP_OTHER],
+        .retrans_unowned = sum[VG_CNT_RETRANS_UNOWNED],
         .malformed = b->malformed,
     };
     return 0;
+}
+
+int ag_bpf_tcp_retransmits(struct ag_bpf *b, ag_bpf_retrans_cb cb, void *ctx)
+{
+    uint32_t key, next;
+    void *prev = NULL;
+    uint64_t *vals;
+
+    if (b->retrans_fd < 0)
+        return -ENOENT;
+    vals = calloc((size_t)b->ncpus, sizeof(*vals));
+    if (!vals)
+        return -ENOMEM;
+    while (bpf_map_get_next_key(b->retrans_fd, prev, &next) == 0) {
+        uint64_t sum = 0;
+
+        key = next;
+        prev = &key;
+        if (bpf_map_lookup_elem(b->retrans_fd, &key, vals))
+            continue;
+        for (int c = 0; c < b->ncpus; c++)
+            sum += vals[c];
+        cb(ctx, key, sum);
+    }
+    free(vals);
+    return 0;
+}
+
+void ag_bpf_ring_fill(const struct ag_bpf *b, uint64_t *used, uint64_t *size)
+{
+    uint64_t cons, prod;
+
+    *used = 0;
+    *size = b->ring_bytes;
+    if (!b->ring_pos)
+        return;
+    /* The kernel advances the producer with release semantics; read it, then the consumer
+     * (which only this process moves), so that used never goes negative. */
+    prod =
+        __atomic_load_n((const uint64_t *)((const char *)b->ring_pos + b->page), __ATOMIC_ACQUIRE);
+    cons = __atomic_load_n((const uint64_t *)b->ring_pos, __ATOMIC_ACQUIRE);
+    *used = prod > cons ? prod - cons : 0;
 }
 
 int64_t ag_bpf_boot_offset_ns(void)

@@ -1,7 +1,7 @@
-/* bpf.h — the agent's BPF data plane: loads ebpf/{sockio,syscalls,proc}.bpf.o, keeps the set of
- * watched processes, delivers ring-buffer events and reads the in-kernel counters.
+/* bpf.h — the agent's BPF data plane: loads ebpf/{sockio,syscalls,proc,tcp}.bpf.o, keeps the set
+ * of watched processes, delivers ring-buffer events and reads the in-kernel counters.
  *
- * Three separate skeletons, so that a program this kernel refuses fails only its own part (with
+ * Four separate skeletons, so that a program this kernel refuses fails only its own part (with
  * libbpf 1.1 one failing program fails its whole object). They share three maps the loader
  * creates: the ring buffer, `watched` (tgid -> service index) and the per-cpu counters. Nothing
  * is pinned: ag_bpf_close() (or the process's exit) removes every program and map.
@@ -21,7 +21,8 @@
 #define AG_BPF_SOCKIO   1u /* socket transfers and connections (syscalls:* tracepoints) */
 #define AG_BPF_SYSCALLS 2u /* per-service syscall counts, errors, latency (raw tracepoints) */
 #define AG_BPF_PROC     4u /* process exec/fork/exit, following new processes */
-#define AG_BPF_ALL      (AG_BPF_SOCKIO | AG_BPF_SYSCALLS | AG_BPF_PROC)
+#define AG_BPF_TCP      8u /* TCP retransmits per service (tcp:* tracepoints; owners via sockio) */
+#define AG_BPF_ALL      (AG_BPF_SOCKIO | AG_BPF_SYSCALLS | AG_BPF_PROC | AG_BPF_TCP)
 
 struct ag_bpf_conf {
     unsigned parts;       /* AG_BPF_* to load; ag_bpf_open fails only if none of them loads */
@@ -54,6 +55,7 @@ struct ag_bpf_counters {
     uint64_t drop_stats;                      /* syscall stats maps full */
     uint64_t drop_watch;                      /* watched map full: a new process not followed */
     uint64_t skip_unix, skip_other;           /* transfers on Unix / non-TCP inet sockets */
+    uint64_t retrans_unowned;                 /* TCP retransmits on sockets of no watched process */
     uint64_t malformed;                       /* user space: records too short for their kind */
 };
 
@@ -62,9 +64,16 @@ struct ag_bpf;
 /* Defaults: all parts, head 512, tail 64, 8 MiB ring, latency on, follow children. */
 void ag_bpf_conf_default(struct ag_bpf_conf *conf);
 
-/* Mounts tracefs/bpffs if needed, then opens, loads and attaches each part. Errors are reported
- * on stderr, one line each ("vigil-agent: sockio: load: Permission denied"). Returns 0 when at
- * least one requested part runs, or a negative errno; *out is set only on success. */
+/* What loading needs from the host: the kernel BTF (btf_path, NULL for /sys/kernel/btf/vmlinux)
+ * readable and parseable, tracefs and bpffs mounted (mounted here when missing). On failure one
+ * line on stderr names the file or the mount command to run; returns 0 or a negative errno
+ * (-ENOENT: a filesystem missing and not mountable). ag_bpf_open() calls it first; the agent
+ * calls it before starting anything, to fail like a configuration error. */
+int ag_bpf_check_host(const char *btf_path);
+
+/* Checks the host (ag_bpf_check_host), then opens, loads and attaches each part. Errors are
+ * reported on stderr, one line each ("vigil-agent: sockio: load: Permission denied"). Returns 0
+ * when at least one requested part runs, or a negative errno; *out is set only on success. */
 int ag_bpf_open(const struct ag_bpf_conf *conf, struct ag_bpf **out);
 
 /* Detaches every program and frees every map (nothing pinned). NULL is accepted. */
@@ -101,6 +110,17 @@ int ag_bpf_syscall_forget(struct ag_bpf *b, uint32_t svc);
 size_t ag_bpf_lat_bounds(const struct ag_bpf *b, const uint64_t **bounds);
 
 int ag_bpf_counters(struct ag_bpf *b, struct ag_bpf_counters *out);
+
+/* Calls cb once per service index with its TCP retransmits (sum over CPUs). -ENOENT when the
+ * tcp part is not running. Retransmits are attributed only on sockets sockio saw a watched
+ * process use (accept, connect, a transfer) after the agent started. */
+typedef void (*ag_bpf_retrans_cb)(void *ctx, uint32_t svc, uint64_t count);
+int ag_bpf_tcp_retransmits(struct ag_bpf *b, ag_bpf_retrans_cb cb, void *ctx);
+
+/* Bytes the kernel has written to the ring buffer and user space not yet consumed, and the
+ * ring's size: read from the ring's producer and consumer positions (libbpf 1.1 has no API for
+ * it; the loader maps the two position pages read-only). Cheap: two loads. */
+void ag_bpf_ring_fill(const struct ag_bpf *b, uint64_t *used, uint64_t *size);
 
 /* CLOCK_REALTIME - CLOCK_MONOTONIC in ns, sampled now: event ts + offset = wall-clock ns.
  * The offset moves when the wall clock is stepped; the agent re-samples it periodically. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config_int.h"
+#include "proto/route_pattern.h"
 
 static const double default_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
@@ -257,8 +258,10 @@ static int add_bucket(struct ag_config *c, const char *v, char *why, size_t whyl
 
 static int add_route(struct ag_config *c, const char *v, char *why, size_t whylen)
 {
-    if (v[0] != '/')
-        return WHY("not a route pattern (starts with '/')");
+    const char *bad = ag_route_pattern_check(v);
+
+    if (bad)
+        return WHY("%s", bad);
     return push_str(&c->route_patterns, &c->nroute_patterns, v, why, whylen);
 }
 

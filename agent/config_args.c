@@ -48,7 +48,9 @@ static const char usage[] =
     "  --series-limit N        series per metric before folding into 'other' (default 10000)\n"
     "  --route-pattern PATTERN route template such as /api/products/{id} (repeatable)\n"
     "  --log-level LEVEL       error | warn | info | debug (default info)\n"
-    "  --help, --version\n";
+    "  --help, --version\n"
+    "exit status: 0 after SIGTERM/SIGINT; 2 for a bad flag or config, an unusable BTF, or\n"
+    "tracefs/bpffs missing and not mountable (one line on stderr); 1 for other failures\n";
 
 static const struct ag_config_key *key_named(const char *key)
 {

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "proto/proto.h"
+#include "proto/route_pattern.h"
 
 #define AG_CT_MAX_CONNS_DEFAULT 65536
 #define AG_CT_IDLE_NS_DEFAULT   (600ull * 1000000000ull) /* 10 minutes without a transfer */
@@ -105,6 +106,9 @@ struct ag_ct_config {
      * traffic of unclaimed connections and bytes skipped while a parser resynchronises. */
     void (*unparsed)(void *ctx, uint32_t tgid, uint64_t bytes);
     void *ctx;
+    /* HTTP routes: configured patterns first, then the built-in folding; NULL: folding only.
+     * Borrowed: must outlive the tracker. */
+    const struct ag_route_patterns *routes;
 };
 
 struct ag_conntrack;

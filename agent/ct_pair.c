@@ -183,7 +183,7 @@ static void emit_pair(struct ag_conntrack *ct, const struct ct_conn *c, uint32_t
         r->status = resp->status;
         /* OpenTelemetry HTTP semantics: a server errs at 5xx, a client at 4xx too. */
         r->error = resp->status >= (c->role == AG_CT_SERVER ? 500 : 400);
-        if (ag_route_fold(c->p->targets[slot], r->route, sizeof(r->route)) < 0)
+        if (ag_route_match(ct->cfg.routes, c->p->targets[slot], r->route, sizeof(r->route)) < 0)
             r->route[0] = '\0'; /* unreachable: AG_CT_ROUTE_MAX covers the worst growth */
         break;
     case AG_PROTO_PGWIRE:
@@ -203,6 +203,13 @@ static void emit_event(struct ag_conntrack *ct, struct ct_conn *c, uint32_t tid,
 {
     struct ag_request *r = &ct->rec;
 
+    /* basic.ack/nack arriving at a client are publisher confirms: the broker settling the
+     * client's own publishes (already counted as "publish"), not a settlement the client made.
+     * Only the consumer's outgoing acks are its "ack" operations. An unknown role is no client
+     * here either: an ingress ack is then the broker's view of a consumer ack or a confirm. */
+    if (c->role != AG_CT_SERVER && dir == AG_DIR_INGRESS &&
+        (strcmp(m->op, "ack") == 0 || strcmp(m->op, "nack") == 0))
+        return;
     /* A broker receives publishes and sends deliveries; its clients do the opposite. Acks go
      * both ways (consumer acks, publisher confirms), so they tell nothing. */
     if (c->role == AG_CT_UNKNOWN && strcmp(m->op, "publish") == 0)

@@ -235,3 +235,8 @@ int ag_discovery_scan(struct ag_discovery *d)
     closedir(dir);
     return err ? err : (int)d->nprocs;
 }
+
+size_t ag_discovery_service_procs(struct ag_discovery *d, uint32_t svc_idx)
+{
+    return svc_idx && svc_idx < d->nservices ? d->services[svc_idx].nproc : 0;
+}

@@ -49,6 +49,8 @@ int ag_discovery_lookup(struct ag_discovery *d, pid_t tgid, uint32_t *svc_idx);
 /* The name of a service index, or NULL. Valid until ag_discovery_destroy(). */
 const char *ag_discovery_service_name(struct ag_discovery *d, uint32_t svc_idx);
 size_t ag_discovery_process_count(struct ag_discovery *d);
+/* Live watched processes of one service (0 once its last process exited). */
+size_t ag_discovery_service_procs(struct ag_discovery *d, uint32_t svc_idx);
 /* Calls fn for every watched process (to fill the BPF side's watched-pid map). */
 void ag_discovery_foreach(struct ag_discovery *d,
                           void (*fn)(pid_t tgid, uint32_t svc_idx, void *ctx), void *ctx);

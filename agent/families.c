@@ -68,8 +68,8 @@ int ag_families_register(struct ag_registry *r, struct ag_families *f)
         err ? err
             : add(r, &f->syscall_duration, "vigil_syscall_duration_seconds", AG_HISTOGRAM,
                   "Time spent in system calls, entry to exit.", LABELS("service_name", "syscall"));
-    /* Retransmits run in softirq, so the owner comes from the socket (conntrack), not the
-     * current pid; "unknown" when no watched socket matches. */
+    /* Retransmits run in softirq, so the owner comes from the socket (ebpf/tcp.bpf.c), not
+     * the current pid; retransmits on sockets no watched process used are not counted. */
     err = err ? err
               : add(r, &f->tcp_retransmits, "vigil_tcp_retransmits_total", AG_COUNTER,
                     "TCP segments retransmitted, by the service owning the socket.",
@@ -84,6 +84,12 @@ int ag_families_register(struct ag_registry *r, struct ag_families *f)
               : add(r, &f->events_dropped, "vigil_agent_events_dropped_total", AG_COUNTER,
                     "Events lost (ring buffer full, reassembly buffer overflow); never filtering.",
                     LABELS("reason"));
+    /* The kernel's ring buffer: the largest share of it seen waiting for user space since the
+     * previous tick (sampled at each wake-up and at the tick). Near 1, drops are coming. */
+    err = err ? err
+              : add(r, &f->ringbuf_fill, "vigil_agent_ringbuf_fill_ratio", AG_GAUGE,
+                    "Largest fraction of the event ring buffer found unread in the last second.",
+                    NULL, 0);
     err = err ? err
               : add(r, &f->parse_resyncs, "vigil_agent_parse_resyncs_total", AG_COUNTER,
                     "Times a parser lost framing and resynchronised at a later message.",
@@ -100,5 +106,6 @@ int ag_families_register(struct ag_registry *r, struct ag_families *f)
     err = err ? err : seed(f->events, ag_event_sources);
     err = err ? err : seed(f->events_dropped, ag_drop_reasons);
     err = err ? err : seed(f->parse_resyncs, ag_protocols);
+    err = err ? err : ag_gauge_set(f->ringbuf_fill, NULL, 0);
     return err;
 }

@@ -23,6 +23,7 @@ struct ag_families {
     /* agent health: present at 0 from the start */
     struct ag_family *events;             /* source */
     struct ag_family *events_dropped;     /* reason */
+    struct ag_family *ringbuf_fill;       /* no labels: most of the ring seen in use per tick */
     struct ag_family *parse_resyncs;      /* protocol */
     struct ag_family *unparsed_bytes;     /* service_name */
     struct ag_family *export_queue_bytes; /* exporter */

@@ -1,5 +1,7 @@
 /* vigil-agent: configuration, metrics registry, HTTP endpoint, /proc discovery and the event
- * loop. Configuration errors exit 2 before any privileged work; runtime failures exit 1. */
+ * loop. Configuration errors, and a host BPF cannot run on (unusable BTF, tracefs or bpffs
+ * missing and not mountable), exit 2 with one line before anything starts; runtime failures
+ * exit 1. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -177,6 +179,12 @@ int main(int argc, char **argv)
         break;
     }
     ag_log_set_level(ag.conf->log_level);
+    /* Checked before the endpoint, discovery or any BPF object: the loader's one line is the
+     * whole message, and nothing is loaded. */
+    if (ag_bpf_check_host(ag.conf->btf) != 0) {
+        ag_config_free(ag.conf);
+        return 2;
+    }
     int err = run(&ag);
     cleanup(&ag);
     return err ? 1 : 0;

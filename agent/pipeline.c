@@ -196,10 +196,23 @@ static void seed_connections(struct ag_agent *ag)
     }
 }
 
+/* The ring's unread bytes now; the tick exports the most seen since the previous tick. */
+static void sample_ring_fill(struct ag_agent *ag)
+{
+    uint64_t used, size;
+
+    ag_bpf_ring_fill(ag->bpf, &used, &size);
+    if (used > ag->ring_fill_max)
+        ag->ring_fill_max = used;
+}
+
 static int on_ring(struct ag_loop *loop, int fd, uint32_t events, void *ctx)
 {
     struct ag_agent *ag = ctx;
-    int n = ag_bpf_consume(ag->bpf, &handlers, ag);
+    int n;
+
+    sample_ring_fill(ag); /* before consuming: the backlog this wake-up found */
+    n = ag_bpf_consume(ag->bpf, &handlers, ag);
 
     if (n < 0 && n != -EINTR)
         ag_log(AG_LOG_WARN, "ring buffer: %s", strerror(-n));
@@ -213,6 +226,12 @@ int ag_pipeline_start(struct ag_agent *ag)
     uint64_t bounds[VG_LAT_BOUNDS_MAX];
     int err;
 
+    /* The configuration checked every pattern: compiling fails only on memory. */
+    err = ag_route_patterns_compile((const char *const *)ag->conf->route_patterns,
+                                    ag->conf->nroute_patterns, &ag->routes, NULL);
+    if (err)
+        return err;
+    cc.routes = ag->routes;
     if ((err = ag_ct_create(&cc, &ag->ct)) != 0)
         return err;
     seed_connections(ag);
@@ -243,15 +262,25 @@ int ag_pipeline_start(struct ag_agent *ag)
     return ag_loop_add_fd(ag->loop, ag_bpf_epoll_fd(ag->bpf), on_ring, ag);
 }
 
+/* What one tick gathers while walking the kernel's maps. */
+struct tick {
+    struct ag_agent *ag;
+    uint64_t syscalls; /* every syscall the kernel counted, named services or not */
+};
+
 static void sys_stats(void *ctx, const struct vg_sys_key *key, const struct vg_sys_stats *sum)
 {
-    struct ag_agent *ag = ctx;
+    struct tick *t = ctx;
+    struct ag_agent *ag = t->ag;
     const char *service = ag_discovery_service_name(ag->disc, key->svc);
     const char *name = ag_syscall_name((long)key->nr);
     char nr[16];
 
-    if (!service)
-        return; /* a process between exec and naming */
+    t->syscalls += sum->count;
+    /* A process between exec and naming has no name yet; an exited service's totals no longer
+     * move, and re-creating its series here would undo the staleness sweep. */
+    if (!service || !ag_discovery_service_procs(ag->disc, key->svc))
+        return;
     if (!name) {
         snprintf(nr, sizeof(nr), "%u", key->nr);
         name = nr;
@@ -270,13 +299,13 @@ static void sys_stats(void *ctx, const struct vg_sys_key *key, const struct vg_s
 
 static void sys_errors(void *ctx, const struct vg_sys_err_key *key, uint64_t count)
 {
-    struct ag_agent *ag = ctx;
+    struct ag_agent *ag = ((struct tick *)ctx)->ag;
     const char *service = ag_discovery_service_name(ag->disc, key->svc);
     const char *name = ag_syscall_name((long)key->nr);
     const char *err = strerrorname_np((int)key->err);
     char nr[16], errbuf[16];
 
-    if (!service)
+    if (!service || !ag_discovery_service_procs(ag->disc, key->svc))
         return;
     if (!name) {
         snprintf(nr, sizeof(nr), "%u", key->nr);
@@ -288,6 +317,16 @@ static void sys_errors(void *ctx, const struct vg_sys_err_key *key, uint64_t cou
     }
     const char *v[] = {service, name, err};
     ag_counter_set_total(ag->fam.syscall_errors, v, (double)count);
+}
+
+static void tcp_retransmits(void *ctx, uint32_t svc, uint64_t count)
+{
+    struct ag_agent *ag = ((struct tick *)ctx)->ag;
+    const char *service = ag_discovery_service_name(ag->disc, svc);
+
+    if (service && ag_discovery_service_procs(ag->disc, svc)) /* see sys_stats */
+        ag_counter_set_total(ag->fam.tcp_retransmits, (const char *const[]){service},
+                             (double)count);
 }
 
 /* The clock of bpf_ktime_get_ns(), which stamps every event. */
@@ -303,13 +342,23 @@ void ag_pipeline_tick(struct ag_agent *ag)
 {
     struct ag_bpf_counters bc = {0};
     struct ag_ct_stats cs;
+    struct tick t = {.ag = ag};
+    uint64_t ring_size;
 
     if (!ag->bpf)
         return;
-    ag_bpf_syscall_stats(ag->bpf, sys_stats, ag);
-    ag_bpf_syscall_errors(ag->bpf, sys_errors, ag);
+    /* The stats map's counts only grow (nothing deletes a key), so their sum is a total. */
+    if (ag_bpf_syscall_stats(ag->bpf, sys_stats, &t) == 0)
+        ag_counter_set_total(ag->fam.events, (const char *const[]){"syscall"}, (double)t.syscalls);
+    ag_bpf_syscall_errors(ag->bpf, sys_errors, &t);
+    ag_bpf_tcp_retransmits(ag->bpf, tcp_retransmits, &t);
     ag_bpf_counters(ag->bpf, &bc);
     ag_ct_stats(ag->ct, &cs);
+    sample_ring_fill(ag);
+    ag_bpf_ring_fill(ag->bpf, &(uint64_t){0}, &ring_size);
+    ag_gauge_set(ag->fam.ringbuf_fill, NULL,
+                 ring_size ? (double)ag->ring_fill_max / (double)ring_size : 0);
+    ag->ring_fill_max = 0;
 
     ag_counter_set_total(ag->fam.events, (const char *const[]){"socket"},
                          (double)(bc.events_xfer + bc.events_conn));
@@ -336,4 +385,6 @@ void ag_pipeline_stop(struct ag_agent *ag)
     ag->bpf = NULL;
     ag_ct_destroy(ag->ct);
     ag->ct = NULL;
+    ag_route_patterns_free(ag->routes); /* after the tracker that borrowed it */
+    ag->routes = NULL;
 }

@@ -6,12 +6,15 @@
  * head and tail of the payload and send one record through the shared ring buffer.
  * No kprobes or fentry on this kernel, so the socket is found from the fd, not from tcp_sendmsg.
  */
+#define VG_WANT_SOCK_SVC
 #include "vigil_common.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 head_cap = VG_HEAD_DEFAULT;
 const volatile __u32 tail_cap = VG_TAIL_DEFAULT;
+/* 1 when tcp.bpf.c runs: record each socket's owner in vg_sock_svc for its retransmits. */
+const volatile __u8 track_sock_svc = 0;
 
 /* Per-thread state between a syscall's entry and exit. */
 struct sock_args {
@@ -138,6 +141,20 @@ static __always_inline __u32 copy_range(struct xfer_scratch *s, struct sock_args
     return done;
 }
 
+/* vg_sock_svc[sk] = svc. A lookup first: the common case, an owner already recorded, then
+ * costs no update (the value changes only when a pending process gets its service). */
+static __always_inline void remember_owner(struct sock *sk, __u32 svc)
+{
+    __u64 key = (__u64)sk;
+    __u32 *owner;
+
+    if (!track_sock_svc)
+        return;
+    owner = bpf_map_lookup_elem(&vg_sock_svc, &key);
+    if (!owner || *owner != svc)
+        bpf_map_update_elem(&vg_sock_svc, &key, &svc, BPF_ANY);
+}
+
 static __always_inline void emit_xfer(struct sock_args *a, long ret, __u8 dir, int fd, __u16 sys,
                                       int capture)
 {
@@ -149,6 +166,7 @@ static __always_inline void emit_xfer(struct sock_args *a, long ret, __u8 dir, i
     sk = vg_fd_to_tcp(fd, &ino);
     if (!sk)
         return;
+    remember_owner(sk, a->svc);
     s = bpf_task_storage_get(&vg_scratch, bpf_get_current_task_btf(), 0,
                              BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!s) {
@@ -227,6 +245,8 @@ static __always_inline void emit_conn(__u16 type, __u16 sys, int fd, long ret, _
     sk = vg_fd_to_tcp(fd, &ino);
     if (!sk)
         return;
+    if (type != VG_CONN_CLOSE)
+        remember_owner(sk, svc);
     e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         vg_count(VG_CNT_DROP_CONN, 1);

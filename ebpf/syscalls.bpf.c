@@ -81,9 +81,19 @@ static __always_inline void count_errno(struct vg_sys_key *key, long ret)
     struct vg_sys_err_key ek = {.svc = key->svc, .nr = key->nr, .err = (__u32)-ret};
     __u64 one = 1, *n = bpf_map_lookup_elem(&vg_sys_errs, &ek);
 
+    if (n) {
+        *n += 1;
+        return;
+    }
+    if (!bpf_map_update_elem(&vg_sys_errs, &ek, &one, BPF_NOEXIST))
+        return;
+    /* -EEXIST: another CPU inserted the same key between our lookup and update (threads of
+     * one service failing the same syscall the same way at once, e.g. EAGAIN). The key is
+     * there now, with this CPU's slot at 0: count on it. Only a full map is a drop. */
+    n = bpf_map_lookup_elem(&vg_sys_errs, &ek);
     if (n)
         *n += 1;
-    else if (bpf_map_update_elem(&vg_sys_errs, &ek, &one, BPF_NOEXIST))
+    else
         vg_count(VG_CNT_DROP_STATS, 1);
 }
 

@@ -43,6 +43,18 @@ struct {
     __type(value, __u64);
 } counters SEC(".maps");
 
+#ifdef VG_WANT_SOCK_SVC
+/* struct sock * -> service index (vigil_events.h): in the two objects that use it (sockio, tcp)
+ * only, since libbpf creates every map an object declares. LRU: a destroy the tcp object missed
+ * (it was not loaded, or attached late) ages out instead of filling the map. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, VG_SOCK_SVC_MAX);
+    __type(key, __u64);
+    __type(value, __u32);
+} vg_sock_svc SEC(".maps");
+#endif
+
 static __always_inline void vg_count(__u32 idx, __u64 n)
 {
     __u64 *c = bpf_map_lookup_elem(&counters, &idx);

@@ -148,16 +148,17 @@ struct vg_proc_event {
 
 /* Per-cpu counters (one array shared by every object), indexed by enum vg_counter. */
 enum vg_counter {
-    VG_CNT_XFER = 0,   /* transfer events submitted */
-    VG_CNT_CONN,       /* connection events submitted */
-    VG_CNT_PROC,       /* process events submitted */
-    VG_CNT_DROP_XFER,  /* ring buffer full: transfer events lost */
-    VG_CNT_DROP_CONN,  /* ring buffer full: connection events lost */
-    VG_CNT_DROP_PROC,  /* ring buffer full: process events lost */
-    VG_CNT_DROP_STATS, /* syscall stats maps full: syscalls not counted */
-    VG_CNT_DROP_WATCH, /* watched map full: a new child could not be followed */
-    VG_CNT_SKIP_UNIX,  /* transfers on Unix sockets (skipped) */
-    VG_CNT_SKIP_OTHER, /* transfers on non-TCP inet sockets (UDP, raw; skipped) */
+    VG_CNT_XFER = 0,        /* transfer events submitted */
+    VG_CNT_CONN,            /* connection events submitted */
+    VG_CNT_PROC,            /* process events submitted */
+    VG_CNT_DROP_XFER,       /* ring buffer full: transfer events lost */
+    VG_CNT_DROP_CONN,       /* ring buffer full: connection events lost */
+    VG_CNT_DROP_PROC,       /* ring buffer full: process events lost */
+    VG_CNT_DROP_STATS,      /* syscall stats maps full: syscalls not counted */
+    VG_CNT_DROP_WATCH,      /* watched map full: a new child could not be followed */
+    VG_CNT_SKIP_UNIX,       /* transfers on Unix sockets (skipped) */
+    VG_CNT_SKIP_OTHER,      /* transfers on non-TCP inet sockets (UDP, raw; skipped) */
+    VG_CNT_RETRANS_UNOWNED, /* TCP retransmits on sockets no watched process was seen using */
     VG_CNT_MAX = 16,
 };
 
@@ -173,6 +174,13 @@ struct vg_sys_stats {
     __u64 lat_sum_ns;          /* 0 in counts-only mode */
     __u64 lat[VG_LAT_BUCKETS]; /* non-cumulative; last bucket is > the last bound */
 };
+
+/* tcp.bpf.c: TCP retransmits per service index (per-cpu hash, key __u32 svc, value __u64), found
+ * through vg_sock_svc: struct sock * -> service index, which sockio.bpf.c fills when a watched
+ * process accepts, connects or moves bytes on a socket, and tcp.bpf.c empties when the kernel
+ * destroys the socket. */
+#define VG_SOCK_SVC_MAX 65536
+#define VG_RETRANS_MAX  4096
 
 struct vg_sys_err_key {
     __u32 svc;

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
     # toolchain and build
     build-essential make pkg-config clang llvm clang-format clang-tidy cppcheck
-    libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev
+    libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev libbpf-tools
     protobuf-c-compiler libprotobuf-c-dev
     # libraries the services and the agent link
     libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libpq-dev libhiredis-dev

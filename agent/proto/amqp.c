@@ -314,9 +314,19 @@ int ag_amqp_detect(const struct ag_xfer *x, enum ag_role *role)
         *role = AG_ROLE_REQUESTS;
         return 1;
     }
-    /* A method frame whose end octet is visible. */
-    if (x->head[0] != F_METHOD || ag_be32(x->head + 3) + 8 > n || !plausible(0, x->head, n))
+    /* A connection found open (seeded from /proc) is met mid-stream, at whatever frame comes
+     * next: an idle consumer exchanges only heartbeats for minutes, and a read may start with a
+     * content header or body. Claiming method frames only let AG_CT_DETECT_XFERS heartbeats
+     * declare such a connection unparsed for good. So: any frame type, on a channel its type
+     * allows (a heartbeat is exactly 08 00 00 00 00 00 00 CE, content never uses channel 0),
+     * with its end octet visible and every later visible frame sane. */
+    uint8_t t = x->head[0];
+    uint16_t ch = ag_be16(x->head + 1);
+    uint32_t size = ag_be32(x->head + 3);
+    int ok = t == F_METHOD || ((t == F_HEADER || t == F_BODY) && ch != 0) ||
+             (t == F_HEARTBEAT && ch == 0 && size == 0);
+    if (!ok || (uint64_t)size + 8 > n || !plausible(0, x->head, n))
         return 0;
-    *role = AG_ROLE_RESPONSES;
+    *role = AG_ROLE_RESPONSES; /* frames look alike both ways: no role (see ct_pair.c) */
     return 1;
 }

@@ -37,7 +37,8 @@ void ag_amqp_init(struct ag_amqp_state *st, enum ag_role role);
 int ag_amqp_feed(struct ag_amqp_state *st, const struct ag_xfer *x, struct ag_msg *out, int max_out,
                  int *nout);
 
-/* Returns 1 and sets *role for the protocol header (client) or a well-formed frame. */
+/* Returns 1 and sets *role for the protocol header (client) or a well-formed frame of any type
+ * (method, content header or body, heartbeat: a connection may be met at any frame boundary). */
 int ag_amqp_detect(const struct ag_xfer *x, enum ag_role *role);
 
 #endif

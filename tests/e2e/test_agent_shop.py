@@ -58,15 +58,22 @@ def server_counts(samples, service, prefix=""):
 
 
 class AgentCase(shoptest.ShopTestCase):
-    """A shop plus an agent started after it (the agent must seed what already exists)."""
+    """A shop plus an agent started after it (the agent must seed what already exists).
+
+    The agent watches this shop's processes by pid, so that another stack on the machine
+    (`make up`, another test pass) adds nothing to the counts; AGENT_ARGS with a --watch of
+    its own replaces that (watch-all is the default when no --watch is given)."""
 
     AGENT_ARGS = ()
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        args = list(cls.AGENT_ARGS)
+        if "--watch" not in args and not getattr(cls, "WATCH_ALL", False):
+            args += ["--watch", "pid:" + ",".join(str(p.pid) for p in cls.shop.procs.values())]
         try:
-            cls.agent = Agent(cls.shop.log_dir, args=cls.AGENT_ARGS).start()
+            cls.agent = Agent(cls.shop.log_dir, args=args).start()
         except BaseException:
             super().tearDownClass()
             raise
@@ -133,9 +140,13 @@ class ExactnessTest(AgentCase):
         self.assertEqual(prod, gw, "product detail behind the gateway")
         checkouts = sum(n for (meth, route, st), n in want.items()
                         if (meth, route) == ("POST", "/api/orders") and st in ("201", "402"))
+        unsettled = sum(n for (meth, route, st), n in want.items()
+                        if (meth, route) == ("POST", "/api/orders") and st.startswith("5"))
         charges = sum(v for k, v in delta(m, "payment").items() if k[:2] == ("POST", "/charges"))
         self.assertGreater(checkouts, 0)
-        self.assertEqual(charges, checkouts, "charges reaching payment = checkouts answered")
+        # Exact when no checkout timed out: a 504 may come after its charge went through.
+        self.assertGreaterEqual(charges, checkouts, "charges reaching payment")
+        self.assertLessEqual(charges, checkouts + unsettled, "charges reaching payment")
 
         # The order service is the gateway's client: the client view matches too.
         client = sum(v for d, v in select(m, "http_client_request_duration_seconds_count",
@@ -212,6 +223,8 @@ class LatencyTest(AgentCase):
 
 
 class RedactionTest(AgentCase):
+    WATCH_ALL = True  # the default mode, as `make up` runs it: every process but the agent
+
     def test_no_secret_leaves_the_agent(self):
         user, email, password = self.register(password="hunter2-secret-pass")
         token = self.login(email, password)
@@ -266,7 +279,8 @@ class SelectionTest(AgentCase):
             p.terminate()
             p.wait(timeout=15)
         t0 = time.monotonic()
-        self.settle(lambda s: not select(s, SERVER, service_name="gateway-late"),
+        self.settle(lambda s: not select(s, SERVER, service_name="gateway-late") and
+                    not select(s, "vigil_syscalls_total", service_name="gateway-late"),
                     "the exited service's series to go stale", timeout=20)
         self.assertGreaterEqual(time.monotonic() - t0, 2.0, "stale too early")
 

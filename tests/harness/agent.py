@@ -57,6 +57,30 @@ def vigil_program_ids():
             if p.get("name", "").startswith(("vg_", "vigil"))}
 
 
+def prog_ids(pid):
+    """Ids of the BPF programs process pid holds open (prog_id lines of /proc/PID/fdinfo):
+    what this agent loaded, unlike a name match, which also sees other agents on the host."""
+    out = set()
+    d = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        out.add(int(line.split()[1]))
+        except OSError:
+            pass  # closed meanwhile
+    return out
+
+
+def loaded_prog_ids():
+    """Ids of every BPF program loaded in the kernel (bpftool's JSON)."""
+    import json
+    r = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                       check=True)
+    return {p["id"] for p in json.loads(r.stdout or "[]")}
+
+
 class Agent:
     def __init__(self, log_dir, args=(), env=None, port=None):
         self.port = port or harness.free_port()

@@ -206,8 +206,8 @@ static void test_resync_and_detect(void **state)
 
 static int detect_at(const uint8_t *p, size_t total, enum ag_role *role)
 {
-    struct ag_xfer x = {AG_DIR_INGRESS, total, p, (uint32_t)(total < 512 ? total : 512), NULL, 0,
-                        1, 2};
+    struct ag_xfer x = {AG_DIR_INGRESS, total, p, (uint32_t)(total < 512 ? total : 512),
+                        NULL,           0,     1, 2};
     return ag_amqp_detect(&x, role);
 }
 
@@ -230,8 +230,14 @@ static void test_detect_mid_stream(void **state)
         struct ag_amqp_state st;
         struct ag_msg out[8];
         int n;
-        struct ag_xfer x = {AG_DIR_EGRESS, blen - ends[i], buf + ends[i],
-                            (uint32_t)(blen - ends[i]), NULL, 0, 1, 2};
+        struct ag_xfer x = {AG_DIR_EGRESS,
+                            blen - ends[i],
+                            buf + ends[i],
+                            (uint32_t)(blen - ends[i]),
+                            NULL,
+                            0,
+                            1,
+                            2};
         if (detect_at(buf + ends[i], blen - ends[i], &role) != 1)
             fail_msg("frame boundary %zu not detected", ends[i]);
         ag_amqp_init(&st, AG_ROLE_REQUESTS);
@@ -241,10 +247,8 @@ static void test_detect_mid_stream(void **state)
     }
     /* Not AMQP: a heartbeat on a channel or with a payload, content on channel 0, no end. */
     assert_int_equal(detect_at((const uint8_t *)"\x08\x00\x01\x00\x00\x00\x00\xce", 8, &role), 0);
-    assert_int_equal(
-        detect_at((const uint8_t *)"\x08\x00\x00\x00\x00\x00\x01x\xce", 9, &role), 0);
-    assert_int_equal(detect_at((const uint8_t *)"\x03\x00\x00\x00\x00\x00\x01x\xce", 9, &role),
-                     0);
+    assert_int_equal(detect_at((const uint8_t *)"\x08\x00\x00\x00\x00\x00\x01x\xce", 9, &role), 0);
+    assert_int_equal(detect_at((const uint8_t *)"\x03\x00\x00\x00\x00\x00\x01x\xce", 9, &role), 0);
     assert_int_equal(detect_at((const uint8_t *)"\x03\x00\x01\x00\x00\x00\x01xx", 9, &role), 0);
     assert_int_equal(detect_at(hb, 7, &role), 0);
 
@@ -276,10 +280,8 @@ static void test_detect_mid_stream(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_client_every_split),
-        cmocka_unit_test(test_deliver_every_split),
-        cmocka_unit_test(test_large_body),
-        cmocka_unit_test(test_resync_and_detect),
+        cmocka_unit_test(test_client_every_split), cmocka_unit_test(test_deliver_every_split),
+        cmocka_unit_test(test_large_body),         cmocka_unit_test(test_resync_and_detect),
         cmocka_unit_test(test_detect_mid_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

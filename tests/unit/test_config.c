@@ -155,6 +155,12 @@ static void test_bad_flags(void **state)
         {"--route-pattern", "x",
          "vigil-agent: --route-pattern: not a route pattern (starts "
          "with '/'): 'x'\n"},
+        {"--route-pattern", "/api/x{id}",
+         "vigil-agent: --route-pattern: '{name}' must be a whole segment, name of letters, "
+         "digits and '_': '/api/x{id}'\n"},
+        {"--route-pattern", "/api?x",
+         "vigil-agent: --route-pattern: has '?' or '#' (patterns match the path without its "
+         "query): '/api?x'\n"},
         {"--log-level", "trace",
          "vigil-agent: --log-level: not error, warn, info or debug: "
          "'trace'\n"},
