@@ -13,7 +13,7 @@ PKGS=(
     librabbitmq-dev libsodium-dev libyaml-dev libcmocka-dev
     # backing services and the tools the tests drive
     postgresql postgresql-client postgresql-contrib redis-server redis-tools
-    rabbitmq-server python3 python3-aiosmtpd prometheus prometheus-alertmanager
+    rabbitmq-server python3 python3-aiosmtpd python3-yaml prometheus prometheus-alertmanager
     wrk nginx curl jq procps psmisc iproute2 shellcheck yamllint
 )
 
