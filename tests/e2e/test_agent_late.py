@@ -12,9 +12,7 @@ The agent watches the shop's processes by pid (agentonly.py), so that other shop
 machine, whose services bear the same names, do not count."""
 
 import concurrent.futures
-import json
 import os
-import subprocess
 import sys
 import unittest
 
@@ -23,6 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import harness  # noqa: E402
 import shoptest  # noqa: E402
+from harness import expected_counts, loadgen  # noqa: E402
 from agent import select, total  # noqa: E402
 from agentonly import AgentOnlyCase, db_ops, delta  # noqa: E402
 
@@ -35,23 +34,6 @@ CATEGORIES = int(os.environ.get("VIGIL_E2E_LATE_CATEGORIES", "20" if SANITIZE el
 SERVER = "http_server_request_duration_seconds_count"
 
 
-def loadgen(url, requests, rate, shoppers=20, extra=()):
-    r = subprocess.run([harness.binary("vg-loadgen"), "--url", url, "--requests", str(requests),
-                        "--rate", str(rate), "--shoppers", str(shoppers), "--quiet", *extra],
-                       capture_output=True, text=True, timeout=900)
-    if r.returncode != 0:
-        raise AssertionError(f"vg-loadgen failed ({r.returncode}): {r.stderr[-2000:]}")
-    return json.loads(r.stdout)
-
-
-def expected_counts(report):
-    """{(method, route, status): n} from loadgen's own report."""
-    out = {}
-    for key, r in report["by_route"].items():
-        method, route = key.split(" ", 1)
-        for status, n in r["by_status"].items():
-            out[(method, route, status)] = n
-    return out
 
 
 def server_counts(samples, service):

@@ -5,7 +5,6 @@ own per-route, per-status counts against the gateway's server metrics, and the
 internal calls the shop's design makes exact (product detail behind the gateway,
 charges behind checkouts). Also: late attach, redaction, selection and staleness."""
 
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import harness  # noqa: E402
 import shoptest  # noqa: E402
+from harness import expected_counts, loadgen  # noqa: E402
 from agent import Agent, select, total  # noqa: E402
 from helpers import poll  # noqa: E402
 
@@ -28,23 +28,6 @@ REQUESTS = int(os.environ.get("VIGIL_E2E_REQUESTS", "600" if SANITIZE else "2000
 SERVER = "http_server_request_duration_seconds_count"
 
 
-def loadgen(url, requests, rate, shoppers=20, extra=()):
-    r = subprocess.run([harness.binary("vg-loadgen"), "--url", url, "--requests", str(requests),
-                        "--rate", str(rate), "--shoppers", str(shoppers), "--quiet", *extra],
-                       capture_output=True, text=True, timeout=900)
-    if r.returncode != 0:
-        raise AssertionError(f"vg-loadgen failed ({r.returncode}): {r.stderr[-2000:]}")
-    return json.loads(r.stdout)
-
-
-def expected_counts(report):
-    """{(method, route, status): n} from loadgen's own report."""
-    out = {}
-    for key, r in report["by_route"].items():
-        method, route = key.split(" ", 1)
-        for status, n in r["by_status"].items():
-            out[(method, route, status)] = n
-    return out
 
 
 def server_counts(samples, service, prefix=""):

@@ -429,6 +429,26 @@ def migrate(env):
         raise HarnessError("vg-migrate failed: " + r.stderr + r.stdout)
 
 
+def loadgen(url, requests, rate, shoppers=20, extra=()):
+    """Runs vg-loadgen for a fixed request count; returns its JSON report (its own counts)."""
+    r = subprocess.run([binary("vg-loadgen"), "--url", url, "--requests", str(requests),
+                        "--rate", str(rate), "--shoppers", str(shoppers), "--quiet", *extra],
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        raise HarnessError(f"vg-loadgen failed ({r.returncode}): {r.stderr[-2000:]}")
+    return json.loads(r.stdout)
+
+
+def expected_counts(report):
+    """{(method, route, status): n} from loadgen's report."""
+    out = {}
+    for key, r in report["by_route"].items():
+        method, route = key.split(" ", 1)
+        for status, n in r["by_status"].items():
+            out[(method, route, status)] = n
+    return out
+
+
 def sanitizer_env(log_dir):
     """ASan/UBSan settings: abort on the first report, each process logging to its own file."""
     return {
