@@ -9,7 +9,8 @@
 #   product  vg-product GET /products/1 (a cache hit: Redis, no PostgreSQL)
 #   gateway  vg-gateway GET /api/products/1 (session-less public read through
 #            the gateway to vg-product)
-# Prints a table of medians and ratios to bare and writes bench/RESULTS.md.
+# Prints a table of medians and ratios to bare and writes bench/RESULTS.md; then
+# scripts/bench-agent.sh appends the agent's benchmarks to it (BENCH_AGENT=0 skips them).
 # The load generator and the servers share the machine's cores, so only the
 # ratios of one run mean anything; no absolute figure is compared across runs.
 set -euo pipefail
@@ -57,7 +58,7 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
-cleanup() {
+stop_all() {
     local name
     # The harness stops the services and PostgreSQL itself: give it time.
     for name in "${!PIDS[@]}"; do
@@ -68,6 +69,10 @@ cleanup() {
         fi
     done
     PIDS=()
+}
+
+cleanup() {
+    stop_all
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
         echo "bench: kept $WORK" >&2
     else
@@ -310,6 +315,12 @@ main() {
         done
     } >"$RESULTS"
     echo "bench: wrote ${RESULTS#"$ROOT"/}"
+
+    # The agent's benchmarks append their sections to the same file (BENCH_AGENT=0 skips them).
+    if [ "${BENCH_AGENT:-1}" = 1 ]; then
+        stop_all
+        BUILD=$BUILD BENCH_RESULTS=$RESULTS bash "$ROOT/scripts/bench-agent.sh"
+    fi
 }
 
 main "$@"
