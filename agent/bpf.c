@@ -205,6 +205,7 @@ static int load_sockio(struct ag_bpf *b, const struct ag_bpf_conf *c,
         err = -errno;
         goto fail;
     }
+    s->rodata->wakeup_bytes = ring_size(c->ring_bytes ? c->ring_bytes : RING_DEFAULT) / 8;
     s->rodata->head_cap = c->head_cap > VG_HEAD_MAX ? VG_HEAD_MAX : c->head_cap;
     s->rodata->tail_cap = c->tail_cap > VG_TAIL_MAX ? VG_TAIL_MAX : c->tail_cap;
     step = "maps";
@@ -491,6 +492,13 @@ int ag_bpf_poll(struct ag_bpf *b, int timeout_ms, const struct ag_bpf_handlers *
     b->h = h;
     b->h_ctx = ctx;
     n = ring_buffer__poll(b->ring, timeout_ms);
+    /* Records below the wake-up mark (vg_ring_flags) arrive without waking epoll: read
+     * whatever is there once the wait is over. */
+    if (n >= 0) {
+        int m = ring_buffer__consume(b->ring);
+
+        n = m < 0 ? m : n + m;
+    }
     b->h = NULL;
     return n;
 }

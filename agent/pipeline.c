@@ -219,6 +219,8 @@ static int on_ring(struct ag_loop *loop, int fd, uint32_t events, void *ctx)
     return 0;
 }
 
+#define DRAIN_INTERVAL_MS 10
+
 int ag_pipeline_start(struct ag_agent *ag)
 {
     struct ag_ct_config cc = {.emit = emit, .unparsed = unparsed, .ctx = ag};
@@ -259,7 +261,11 @@ int ag_pipeline_start(struct ag_agent *ag)
     if ((err = ag_bpf_open(&bc, &ag->bpf)) != 0)
         return err; /* the loader said why */
     ag_discovery_foreach(ag->disc, watch_one, ag);
-    return ag_loop_add_fd(ag->loop, ag_bpf_epoll_fd(ag->bpf), on_ring, ag);
+    if ((err = ag_loop_add_fd(ag->loop, ag_bpf_epoll_fd(ag->bpf), on_ring, ag)) != 0)
+        return err;
+    /* The kernel side wakes us only for a batch (vg_ring_flags in ebpf/vigil_common.bpf.h):
+     * everything below that mark is drained here, so no record waits longer than this. */
+    return ag_loop_add_timer(ag->loop, DRAIN_INTERVAL_MS, on_ring, ag);
 }
 
 /* What one tick gathers while walking the kernel's maps. */

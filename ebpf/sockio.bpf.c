@@ -220,7 +220,7 @@ static __always_inline void emit_xfer(struct sock_args *a, long ret, __u8 dir, i
     if (size > sizeof(s->ev))
         return;
     barrier_var(size);
-    if (bpf_ringbuf_output(&events, &s->ev, size, 0))
+    if (bpf_ringbuf_output(&events, &s->ev, size, vg_ring_flags()))
         vg_count(VG_CNT_DROP_XFER, 1);
     else
         vg_count(VG_CNT_XFER, 1);
@@ -265,7 +265,7 @@ static __always_inline void emit_conn(__u16 type, __u16 sys, int fd, long ret, _
     e->ino = ino;
     e->ts_ns = bpf_ktime_get_ns();
     vg_read_tuple(sk, &e->tuple);
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, vg_ring_flags());
     vg_count(VG_CNT_CONN, 1);
 }
 

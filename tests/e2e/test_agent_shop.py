@@ -138,16 +138,21 @@ class ExactnessTest(AgentCase):
         self.assertEqual(client, server)
 
     def test_database_operations_are_reported(self):
-        before = total(self.agent.metrics(), "db_client_operation_duration_seconds_count",
-                       service_name="product", db_system_name="postgresql",
-                       db_operation_name="SELECT")
+        m = self.agent.metrics()
+        before = total(m, "db_client_operation_duration_seconds_count", service_name="product",
+                       db_system_name="postgresql", db_operation_name="SELECT")
+        served = total(m, SERVER, service_name="gateway", http_route="/api/categories")
         for _ in range(25):
             st, _, _ = self.api("GET", "/api/categories")
             self.assertEqual(st, 200)
+        # Both ends, so that no request of this test is still on its way into the next one's
+        # baseline.
         self.settle(lambda s: total(s, "db_client_operation_duration_seconds_count",
                                     service_name="product", db_system_name="postgresql",
-                                    db_operation_name="SELECT") == before + 25,
-                    "25 SELECTs from product")
+                                    db_operation_name="SELECT") == before + 25 and
+                    total(s, SERVER, service_name="gateway",
+                          http_route="/api/categories") == served + 25,
+                    "25 SELECTs from product, 25 requests at the gateway")
 
     def test_metrics_are_valid_exposition(self):
         ctype, text = self.agent.scrape()
