@@ -6,7 +6,7 @@
 #   nginx    the product JSON as a static file (access_log off)
 #   bare     tests/bench/bare_mhd.c: libmicrohttpd in the services' mode,
 #            answering the same JSON from memory
-#   product  vg-product GET /products/1 (a cache hit: Redis, no PostgreSQL)
+#   product  vg-product GET /products/1 (a cache hit: in-process, no Redis, no PostgreSQL)
 #   gateway  vg-gateway GET /api/products/1 (session-less public read through
 #            the gateway to vg-product)
 # Prints a table of medians and ratios to bare and writes bench/RESULTS.md; then
@@ -292,13 +292,13 @@ main() {
         echo "- nginx: a static file, worker_processes $NGINX_WORKERS, access_log off, keepalive_requests 1000000."
         echo "- bare: tests/bench/bare_mhd.c, libmicrohttpd with MHD_USE_THREAD_PER_CONNECTION |"
         echo "  MHD_USE_INTERNAL_POLLING_THREAD (the services' mode), the JSON from memory."
-        echo "- product: vg-product GET /products/1, a Redis cache hit (the entry is filled before the"
+        echo "- product: vg-product GET /products/1, a cache hit (in-process, kept coherent by Redis tracking; filled before the"
         echo "  warm-up). gateway: vg-gateway GET /api/products/1 forwarded to vg-product, rate limit off."
         echo "- PostgreSQL 15 and Redis started by tests/harness/harness.py on free loopback ports."
         echo "- errors: non-2xx answers plus socket errors over all rounds (a valid run has 0)."
         echo "- Reading it: bare is the floor of the HTTP stack alone. product adds vg_http's routing and"
-        echo "  headers and one Redis GET per request (a round trip on the request thread, and"
-        echo "  redis-server's CPU on the same cores); gateway adds a second HTTP hop (libcurl to vg-product)."
+        echo "  headers; a hit is served from the in-process cache (services/product/localcache.c), so"
+        echo "  no Redis round trip; gateway adds a second HTTP hop (libcurl to vg-product) and a session-free route."
         echo
         echo "## Results"
         echo
