@@ -28,6 +28,8 @@ esac
 BIN=$BUILD_ABS/bin
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}
 PYTHON=/usr/bin/python3
+# shellcheck source=scripts/bench-lib.sh disable=SC1091
+. "$ROOT/scripts/bench-lib.sh"
 SYS_ROUNDS=${BENCH_SYS_ROUNDS:-5}
 SYS_CALLS=${BENCH_SYS_CALLS:-1000000}
 SYS_LOOP_ROUNDS=${BENCH_SYS_LOOP_ROUNDS:-5}
@@ -57,18 +59,6 @@ done
 WORK=$(mktemp -d /tmp/vigil-bench-agent.XXXXXX)
 declare -A PIDS=()
 
-# Stops one process we started: SIGTERM (SIGINT for syscount, which prints on it), then SIGKILL.
-stop_pid() {
-    local pid=$1 deadline=${2:-10} sig=${3:-TERM} i
-    kill -"$sig" "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < deadline * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 # Stops the process started under NAME and forgets it.
 stop_named() {
     local name=$1 deadline=${2:-10} sig=${3:-TERM}
@@ -96,24 +86,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_http() {
-    local url=$1 deadline=${2:-30} what=$3 i
-    for ((i = 0; i < deadline * 10; i++)); do
-        if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "$what did not answer $url within ${deadline}s"
-}
-
-median() {
-    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
@@ -158,13 +130,6 @@ metric_sum() {
     curl -fsS --max-time 10 "$1/metrics" | awk -v name="$2" -v re="$3" '
         index($0, name) == 1 && substr($0, length(name) + 1, 1) ~ /[{ ]/ && $0 ~ re { s += $NF }
         END { printf "%.0f\n", s }'
-}
-
-machine() {
-    local cpu mem
-    cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-    mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-    echo "nproc $(nproc), kernel $(uname -r), CPU ${cpu:-unknown}, memory $mem"
 }
 
 # BPF programs of others on syscall paths (tracepoints, raw tracepoints) right now: when there

@@ -30,6 +30,8 @@ THREADS=${BENCH_THREADS:-1}
 NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}
 PYTHON=/usr/bin/python3
+# shellcheck source=scripts/bench-lib.sh disable=SC1091
+. "$ROOT/scripts/bench-lib.sh"
 TARGETS=(nginx bare product gateway)
 
 die() {
@@ -45,18 +47,6 @@ WORK=$(mktemp -d /tmp/vigil-bench.XXXXXX)
 # nginx's workers run as nobody: they must reach the document root.
 chmod 755 "$WORK"
 declare -A PIDS=()
-
-# Stops one process we started: SIGTERM, then SIGKILL after a deadline.
-stop_pid() {
-    local pid=$1 deadline=${2:-10} i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < deadline * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 stop_all() {
     local name
@@ -81,22 +71,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Polls URL until it answers 200, or fails after DEADLINE seconds.
-wait_http() {
-    local url=$1 deadline=${2:-30} what=$3 i
-    for ((i = 0; i < deadline * 10; i++)); do
-        if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "$what did not answer $url within ${deadline}s"
-}
 
 build() {
     echo "bench: building into $BUILD"
@@ -185,19 +159,8 @@ measure() {
     ' <<<"$out"
 }
 
-median() {
-    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }'
-}
-
-machine() {
-    local cpu mem
-    cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-    mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-    echo "nproc $(nproc), kernel $(uname -r), CPU ${cpu:-unknown}, memory $mem"
 }
 
 main() {

@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# Shared by scripts/bench.sh and scripts/bench-agent.sh (sourced, not run). Each caller
+# defines die() and PYTHON first.
+
+# SIGTERM (or SIG) to PID, SIGKILL after DEADLINE seconds; returns once it is gone.
+stop_pid() {
+    local pid=$1 deadline=${2:-10} sig=${3:-TERM} i
+    kill -"$sig" "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < deadline * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+free_port() {
+    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Polls URL until it answers 200, or dies after DEADLINE seconds.
+wait_http() {
+    local url=$1 deadline=${2:-30} what=$3 i
+    for ((i = 0; i < deadline * 10; i++)); do
+        if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "$what did not answer $url within ${deadline}s"
+}
+
+# Median of the numbers on standard input, one per line ("n/a" for none).
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+machine() {
+    local cpu mem
+    cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+    echo "nproc $(nproc), kernel $(uname -r), CPU ${cpu:-unknown}, memory $mem"
+}
