@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "vg_faults.h"
+#include "vg_config.h"
 #include "vg_http_int.h"
 #include "vg_log.h"
 
@@ -502,4 +503,11 @@ void vg_server_stop(struct vg_server *srv)
     MHD_stop_daemon(srv->daemon);
     free(srv->routes);
     free(srv);
+}
+
+void vg_server_conf_env(struct vg_server_conf *conf, const char *name, int default_port)
+{
+    conf->name = name;
+    conf->bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
+    conf->port = (int)vg_env_int("VIGIL_PORT", default_port, 1, 65535);
 }

@@ -111,6 +111,9 @@ struct vg_server_conf {
     void *ctx;
 };
 
+/* Sets name, and bind and port from VIGIL_BIND (127.0.0.1) and VIGIL_PORT (default_port). */
+void vg_server_conf_env(struct vg_server_conf *conf, const char *name, int default_port);
+
 struct vg_server;
 
 /* Returns 0, or a negative errno (port taken, ...) after logging why. */

@@ -76,9 +76,7 @@ int main(void)
 
     ctx.redis = vg_redis_pool_from_env(REDIS_POOL_SIZE, REDIS_TIMEOUT_MS);
 
-    conf.name = "gateway";
-    conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
-    conf.port = (int)vg_env_int("VIGIL_PORT", 8080, 1, 65535);
+    vg_server_conf_env(&conf, "gateway", 8080);
     conf.routes = gw_routes;
     conf.nroutes = gw_nroutes;
     conf.authenticate = gw_authenticate;

@@ -110,9 +110,7 @@ int main(void)
     svc.pool = vg_pg_pool_from_env(PG_ACQUIRE_TIMEOUT_MS);
     consumer.pool = svc.pool;
 
-    conf.name = "notification";
-    conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
-    conf.port = (int)vg_env_int("VIGIL_PORT", 8085, 1, 65535);
+    vg_server_conf_env(&conf, "notification", 8085);
     conf.routes = NULL; /* only the built-in /healthz and /admin/faults */
     conf.nroutes = 0;
     conf.health = health;

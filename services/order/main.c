@@ -166,9 +166,7 @@ int main(void)
     if (err)
         vg_die("vg-order: cannot create the RabbitMQ publisher (check VIGIL_AMQP_URL)");
 
-    conf.name = "order";
-    conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
-    conf.port = (int)vg_env_int("VIGIL_PORT", 8083, 1, 65535);
+    vg_server_conf_env(&conf, "order", 8083);
     conf.routes = routes;
     conf.nroutes = sizeof(routes) / sizeof(routes[0]);
     conf.authenticate = vg_auth_internal_user;

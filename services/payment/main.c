@@ -38,9 +38,7 @@ int main(void)
 
     pay.pool = vg_pg_pool_from_env(PG_ACQUIRE_TIMEOUT_MS);
 
-    conf.name = "payment";
-    conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
-    conf.port = (int)vg_env_int("VIGIL_PORT", 8084, 1, 65535);
+    vg_server_conf_env(&conf, "payment", 8084);
     conf.routes = routes;
     conf.nroutes = sizeof(routes) / sizeof(routes[0]);
     conf.health = health;

@@ -60,9 +60,7 @@ int main(void)
     if (err)
         vg_die("vg-product: cannot start the product cache: %s", strerror(-err));
 
-    conf.name = "product";
-    conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
-    conf.port = (int)vg_env_int("VIGIL_PORT", 8082, 1, 65535);
+    vg_server_conf_env(&conf, "product", 8082);
     conf.routes = routes;
     conf.nroutes = sizeof(routes) / sizeof(routes[0]);
     conf.health = health;

@@ -51,9 +51,7 @@ int main(void)
     ctx.pg = vg_pg_pool_from_env(POOL_ACQUIRE_TIMEOUT_MS);
     ctx.redis = vg_redis_pool_from_env(pool_size, REDIS_TIMEOUT_MS);
 
-    conf.name = "user";
-    conf.bind = vg_env_str("VIGIL_BIND", "127.0.0.1");
-    conf.port = (int)vg_env_int("VIGIL_PORT", 8081, 1, 65535);
+    vg_server_conf_env(&conf, "user", 8081);
     conf.routes = routes;
     conf.nroutes = sizeof(routes) / sizeof(routes[0]);
     conf.authenticate = vg_auth_internal_user;
