@@ -38,7 +38,7 @@ struct {
 struct sys_start {
     __u64 ts;
     __u32 svc;
-    __u32 pad;
+    __u32 nr; /* saved here: reading pt_regs->orig_ax again at exit costs more */
 };
 
 struct {
@@ -60,6 +60,7 @@ int vg_sys_enter(struct bpf_raw_tracepoint_args *ctx)
                              BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (s) {
         s->svc = *svc;
+        s->nr = (__u32)ctx->args[1];
         s->ts = bpf_ktime_get_ns();
     }
     return 0;
@@ -113,6 +114,7 @@ int vg_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         if (!s || !s->ts)
             return 0;
         key.svc = s->svc;
+        key.nr = s->nr;
         d = bpf_ktime_get_ns() - s->ts;
         s->ts = 0;
     } else {
@@ -121,8 +123,8 @@ int vg_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         if (!svc)
             return 0;
         key.svc = *svc;
+        key.nr = (__u32)BPF_CORE_READ(regs, orig_ax);
     }
-    key.nr = (__u32)BPF_CORE_READ(regs, orig_ax);
     st = stats_of(&key);
     if (!st) {
         vg_count(VG_CNT_DROP_STATS, 1);
