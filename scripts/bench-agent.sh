@@ -339,23 +339,6 @@ sys_report() {
 # ---------------------------------------------------------------------------------------------
 # 2. Shop through the gateway, agent off vs on
 # ---------------------------------------------------------------------------------------------
-start_shop() {
-    local ready=$WORK/shop.json i
-    VIGIL_BUILD=$BUILD_ABS "$PYTHON" "$ROOT/tests/bench/shop.py" "$WORK" "$ready" \
-        >"$WORK/shop.log" 2>&1 &
-    PIDS[shop]=$!
-    for ((i = 0; i < 1200; i++)); do
-        [ -f "$ready" ] && break
-        kill -0 "${PIDS[shop]}" 2>/dev/null || {
-            cat "$WORK/shop.log" >&2
-            die "the harness could not start the shop"
-        }
-        sleep 0.1
-    done
-    [ -f "$ready" ] || die "the shop was not ready within 120 s (log: $WORK/shop.log)"
-    GATEWAY_URL=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["gateway"])' "$ready")
-}
-
 # One wrk run; prints "rps requests p50_ms bad wrk_cpu_ticks shop_ticks agent_ticks".
 # CPU: utime+stime of wrk (the subshell's children), of the shop's processes (the harness and
 # everything under it: gateway, product, Redis, PostgreSQL) and of the agent, over the run.

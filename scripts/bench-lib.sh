@@ -41,3 +41,26 @@ machine() {
     mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
     echo "nproc $(nproc), kernel $(uname -r), CPU ${cpu:-unknown}, memory $mem"
 }
+
+# The one place (for both bench scripts) that starts the backing services and the shop:
+# PostgreSQL, Redis (migrated, seeded), vg-product and vg-gateway through the test harness, on
+# free ports. Sets PRODUCT_URL and GATEWAY_URL for the caller. Needs WORK, BUILD_ABS and the
+# caller's associative PIDS table.
+# shellcheck disable=SC2034,SC2154
+start_shop() {
+    local ready=$WORK/shop.json i
+    VIGIL_BUILD=$BUILD_ABS "$PYTHON" "$ROOT/tests/bench/shop.py" "$WORK" "$ready" \
+        >"$WORK/shop.log" 2>&1 &
+    PIDS[shop]=$!
+    for ((i = 0; i < 1200; i++)); do
+        [ -f "$ready" ] && break
+        kill -0 "${PIDS[shop]}" 2>/dev/null || {
+            cat "$WORK/shop.log" >&2
+            die "the harness could not start the shop"
+        }
+        sleep 0.1
+    done
+    [ -f "$ready" ] || die "the shop was not ready within 120 s (log: $WORK/shop.log)"
+    PRODUCT_URL=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["product"])' "$ready")
+    GATEWAY_URL=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["gateway"])' "$ready")
+}

@@ -78,27 +78,6 @@ build() {
         "$BUILD/bin/vg-migrate" "$BUILD/bin/bare-mhd" >/dev/null
 }
 
-# The one place that starts the backing services and the shop: PostgreSQL,
-# Redis (migrated, seeded), vg-product and vg-gateway through the test
-# harness, on free ports. Sets PRODUCT_URL and GATEWAY_URL.
-start_shop() {
-    local ready=$WORK/shop.json i
-    VIGIL_BUILD=$BUILD_ABS "$PYTHON" "$ROOT/tests/bench/shop.py" "$WORK" "$ready" \
-        >"$WORK/shop.log" 2>&1 &
-    PIDS[shop]=$!
-    for ((i = 0; i < 1200; i++)); do
-        [ -f "$ready" ] && break
-        kill -0 "${PIDS[shop]}" 2>/dev/null || {
-            cat "$WORK/shop.log" >&2
-            die "the harness could not start the shop"
-        }
-        sleep 0.1
-    done
-    [ -f "$ready" ] || die "the shop was not ready within 120 s (log: $WORK/shop.log)"
-    PRODUCT_URL=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["product"])' "$ready")
-    GATEWAY_URL=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["gateway"])' "$ready")
-}
-
 start_nginx() {
     local port=$1 dir=$WORK/nginx
     mkdir -p "$dir/tmp" "$dir/www/products"
