@@ -65,7 +65,7 @@ BPF_SKELS := $(BPF_SRCS:ebpf/%.bpf.c=$(BUILD)/ebpf/%.skel.h)
 BPF_LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf) -lelf -lz
 CFLAGS += -Iebpf -I$(BUILD)/ebpf
 
-$(BUILD)/ebpf/%.bpf.o: ebpf/%.bpf.c ebpf/vigil_events.h ebpf/vigil_common.bpf.h ebpf/vmlinux.h
+$(BUILD)/ebpf/%.bpf.o: ebpf/%.bpf.c ebpf/vigil_events.h $(wildcard ebpf/*.bpf.h) ebpf/vmlinux.h
 	@mkdir -p $(@D)
 	clang $(BPF_CFLAGS) -c $< -o $@
 	llvm-strip -g $@

@@ -1,4 +1,4 @@
-/* bpf.c — loader of the BPF data plane: shared maps, four skeletons, ring buffer, stats. */
+/* bpf.c — loader of the BPF data plane: shared maps, three skeletons, ring buffer, stats. */
 #include "bpf.h"
 
 #include <errno.h>
@@ -18,7 +18,6 @@
 #include <bpf/libbpf.h>
 
 #include "proc.skel.h"
-#include "sockio.skel.h"
 #include "syscalls.skel.h"
 #include "tcp.skel.h"
 
@@ -38,7 +37,6 @@ struct ag_bpf {
     int stats_fd, errs_fd;       /* syscalls part's maps, -1 when that part is not running */
     int sock_svc_fd, retrans_fd; /* tcp part's maps, -1 when that part is not running */
     int ncpus;
-    struct sockio_bpf *sockio;
     struct syscalls_bpf *syscalls;
     struct proc_bpf *proc;
     struct tcp_bpf *tcp;
@@ -192,52 +190,17 @@ static int reuse_shared(struct ag_bpf *b, struct bpf_map *watched, struct bpf_ma
     return err;
 }
 
-/* The three parts follow one shape: open -> rodata -> reuse maps -> load -> attach; a failure
+/* Each object follows one shape: open -> rodata -> reuse maps -> load -> attach; a failure
  * destroys that skeleton only and is reported with the part's name and the step. */
-static int load_sockio(struct ag_bpf *b, const struct ag_bpf_conf *c,
-                       const struct bpf_object_open_opts *oo)
-{
-    struct sockio_bpf *s = sockio_bpf__open_opts(oo);
-    const char *step = "open";
-    int err = 0;
 
-    if (!s) {
-        err = -errno;
-        goto fail;
-    }
-    s->rodata->wakeup_bytes = ring_size(c->ring_bytes ? c->ring_bytes : RING_DEFAULT) / 8;
-    s->rodata->head_cap = c->head_cap > VG_HEAD_MAX ? VG_HEAD_MAX : c->head_cap;
-    s->rodata->tail_cap = c->tail_cap > VG_TAIL_MAX ? VG_TAIL_MAX : c->tail_cap;
-    step = "maps";
-    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
-    /* Socket owners are recorded only for a running tcp part; else the map is a stub. */
-    s->rodata->track_sock_svc = b->sock_svc_fd >= 0;
-    if (!err && b->sock_svc_fd >= 0)
-        err = bpf_map__reuse_fd(s->maps.vg_sock_svc, b->sock_svc_fd);
-    else if (!err)
-        err = bpf_map__set_max_entries(s->maps.vg_sock_svc, 1);
-    if (err)
-        goto fail;
-    step = "load";
-    err = sockio_bpf__load(s);
-    if (err)
-        goto fail;
-    step = "attach";
-    err = sockio_bpf__attach(s);
-    if (err)
-        goto fail;
-    b->sockio = s;
-    return 0;
-fail:
-    report("sockio: %s: %s", step, strerror(-err));
-    sockio_bpf__destroy(s);
-    return err;
-}
-
+/* The syscall dispatcher (ebpf/syscalls.bpf.c) serves two parts: sockio and syscalls. Both ride
+ * on the same two raw tracepoints, so one object: a kernel refusing one would refuse both. */
 static int load_syscalls(struct ag_bpf *b, const struct ag_bpf_conf *c,
                          const struct bpf_object_open_opts *oo)
 {
     struct syscalls_bpf *s = syscalls_bpf__open_opts(oo);
+    bool io = c->parts & AG_BPF_SOCKIO, st = c->parts & AG_BPF_SYSCALLS;
+    const char *name = io && st ? "syscalls" : io ? "sockio" : "syscalls";
     const char *step = "open";
     int err = 0;
 
@@ -245,15 +208,26 @@ static int load_syscalls(struct ag_bpf *b, const struct ag_bpf_conf *c,
         err = -errno;
         goto fail;
     }
-    s->rodata->latency = c->syscall_latency;
+    s->rodata->sockio = io;
+    s->rodata->stats = st;
+    s->rodata->latency = st && c->syscall_latency;
     s->rodata->n_bounds = (uint32_t)b->n_bounds;
     for (size_t i = 0; i < VG_LAT_BOUNDS_MAX; i++)
         s->rodata->lat_bounds_ns[i] = i < b->n_bounds ? b->bounds[i] : UINT64_MAX;
-    /* Counts-only mode needs no entry timestamp: leave sys_enter off the syscall path. */
-    if (!c->syscall_latency)
+    s->rodata->wakeup_bytes = ring_size(c->ring_bytes ? c->ring_bytes : RING_DEFAULT) / 8;
+    s->rodata->head_cap = c->head_cap > VG_HEAD_MAX ? VG_HEAD_MAX : c->head_cap;
+    s->rodata->tail_cap = c->tail_cap > VG_TAIL_MAX ? VG_TAIL_MAX : c->tail_cap;
+    /* Counts only, no sockets: the exit does everything; leave sys_enter off the syscall path. */
+    if (!io && !s->rodata->latency)
         bpf_program__set_autoload(s->progs.vg_sys_enter, false);
     step = "maps";
     err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
+    /* Socket owners are recorded only for a running tcp part; else the map is a stub. */
+    s->rodata->track_sock_svc = io && b->sock_svc_fd >= 0;
+    if (!err && s->rodata->track_sock_svc)
+        err = bpf_map__reuse_fd(s->maps.vg_sock_svc, b->sock_svc_fd);
+    else if (!err)
+        err = bpf_map__set_max_entries(s->maps.vg_sock_svc, 1);
     if (err)
         goto fail;
     step = "load";
@@ -265,11 +239,14 @@ static int load_syscalls(struct ag_bpf *b, const struct ag_bpf_conf *c,
     if (err)
         goto fail;
     b->syscalls = s;
-    b->stats_fd = bpf_map__fd(s->maps.vg_sys_stats);
-    b->errs_fd = bpf_map__fd(s->maps.vg_sys_errs);
+    if (st) {
+        b->stats_fd = bpf_map__fd(s->maps.vg_sys_stats);
+        b->errs_fd = bpf_map__fd(s->maps.vg_sys_errs);
+    }
+    b->parts |= c->parts & (AG_BPF_SOCKIO | AG_BPF_SYSCALLS);
     return 0;
 fail:
-    report("syscalls: %s: %s", step, strerror(-err));
+    report("%s: %s: %s", name, step, strerror(-err));
     syscalls_bpf__destroy(s);
     return err;
 }
@@ -384,7 +361,6 @@ void ag_bpf_close(struct ag_bpf *b)
     /* Destroying a skeleton detaches its links and closes its programs and maps. */
     proc_bpf__destroy(b->proc);
     syscalls_bpf__destroy(b->syscalls);
-    sockio_bpf__destroy(b->sockio);
     tcp_bpf__destroy(b->tcp);
     if (b->counters_fd >= 0)
         close(b->counters_fd);
@@ -430,10 +406,8 @@ int ag_bpf_open(const struct ag_bpf_conf *conf, struct ag_bpf **out)
     /* tcp before sockio: sockio records socket owners only into a running tcp part's map. */
     if ((conf->parts & AG_BPF_TCP) && load_tcp(b, conf, &oo) == 0)
         b->parts |= AG_BPF_TCP;
-    if ((conf->parts & AG_BPF_SOCKIO) && load_sockio(b, conf, &oo) == 0)
-        b->parts |= AG_BPF_SOCKIO;
-    if ((conf->parts & AG_BPF_SYSCALLS) && load_syscalls(b, conf, &oo) == 0)
-        b->parts |= AG_BPF_SYSCALLS;
+    if (conf->parts & (AG_BPF_SOCKIO | AG_BPF_SYSCALLS))
+        load_syscalls(b, conf, &oo); /* sets its parts in b->parts */
     if (!b->parts) {
         report("no BPF part could be loaded");
         err = -ENOEXEC;

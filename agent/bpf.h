@@ -1,10 +1,11 @@
-/* bpf.h — the agent's BPF data plane: loads ebpf/{sockio,syscalls,proc,tcp}.bpf.o, keeps the set
- * of watched processes, delivers ring-buffer events and reads the in-kernel counters.
+/* bpf.h — the agent's BPF data plane: loads ebpf/{syscalls,proc,tcp}.bpf.o, keeps the set of
+ * watched processes, delivers ring-buffer events and reads the in-kernel counters.
  *
- * Four separate skeletons, so that a program this kernel refuses fails only its own part (with
- * libbpf 1.1 one failing program fails its whole object). They share three maps the loader
- * creates: the ring buffer, `watched` (tgid -> service index) and the per-cpu counters. Nothing
- * is pinned: ag_bpf_close() (or the process's exit) removes every program and map.
+ * Separate skeletons, so that a program this kernel refuses fails only its own part (with
+ * libbpf 1.1 one failing program fails its whole object); the sockio and syscalls parts share
+ * one, the syscall dispatcher on the raw sys_enter/sys_exit tracepoints. They share three maps the
+ * loader creates: the ring buffer, `watched` (tgid -> service index) and the per-cpu counters.
+ * Nothing is pinned: ag_bpf_close() (or the process's exit) removes every program and map.
  *
  * Times in events are CLOCK_MONOTONIC ns; add ag_bpf_boot_offset_ns() for wall-clock ns.
  */
@@ -18,7 +19,7 @@
 #include "vigil_events.h"
 
 /* Parts of the data plane (ag_bpf_conf.parts, ag_bpf_parts()). */
-#define AG_BPF_SOCKIO   1u /* socket transfers and connections (syscalls:* tracepoints) */
+#define AG_BPF_SOCKIO   1u /* socket transfers and connections (raw sys_enter/sys_exit) */
 #define AG_BPF_SYSCALLS 2u /* per-service syscall counts, errors, latency (raw tracepoints) */
 #define AG_BPF_PROC     4u /* process exec/fork/exit, following new processes */
 #define AG_BPF_TCP      8u /* TCP retransmits per service (tcp:* tracepoints; owners via sockio) */

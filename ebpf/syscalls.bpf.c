@@ -1,16 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
-/* syscalls.bpf.c — per-service syscall counts, errors by errno and latency.
+/* syscalls.bpf.c — the syscall dispatcher: every syscall of a watched thread passes here once at
+ * entry and once at exit. Two jobs share the visit:
+ *   - per-service syscall counts, errors by errno and latency (this file);
+ *   - socket transfers and connections, for the syscalls sockio.bpf.h handles.
  *
- * Classic raw tracepoints on sys_enter/sys_exit: on this machine they cost less per syscall than
- * the raw_syscalls:* tracepoints (issue 3, "Measured on this machine"), and tracing programs
+ * One classic raw tracepoint pair instead of a program per syscall tracepoint: on this machine
+ * an enabled syscalls:* tracepoint puts every syscall of every process on perf's tracepoint
+ * path, and two programs per event (one per job) paid the watched lookup, the task storage and
+ * the clock twice (issue 3, "Measured on this machine"; bench/RESULTS.md). Tracing programs
  * (tp_btf, fentry) are not available. Raw tracepoint arguments are untyped: args[0] is the
  * struct pt_regs *, args[1] the syscall number at entry and the return value at exit.
  */
-#include "vigil_common.bpf.h"
+#define VG_WANT_SOCK_SVC
+#include "sockio.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* 0: counts and errors only; the sys_enter program is then not even attached. */
+/* The jobs this load does (the loader clears what the agent's configuration turned off). */
+const volatile __u8 stats = 1; /* syscall counts and errors */
+const volatile __u8 sockio = 1;
+/* Syscall latency (with stats). Without latency and sockio, sys_enter is not even attached. */
 const volatile __u8 latency = 1;
 const volatile __u32 n_bounds = 16;
 const volatile __u64 lat_bounds_ns[VG_LAT_BOUNDS_MAX] = {
@@ -33,36 +42,47 @@ struct {
     __type(value, __u64);
 } vg_sys_errs SEC(".maps");
 
-/* Entry time and service of the thread's current syscall; ts == 0 when none is pending, so an
- * exit whose entry was not seen (attach in between, unwatched at entry) is only counted. */
-struct sys_start {
-    __u64 ts;
-    __u32 svc;
-    __u32 nr; /* saved here: reading pt_regs->orig_ax again at exit costs more */
+/* The thread's syscall in progress, from entry to exit. ts == 0 when none is pending, so an
+ * exit whose entry was not seen (attach in between, unwatched at entry) is left alone. */
+struct vg_thread {
+    __u64 ts;  /* entry time */
+    __u32 svc; /* service at entry */
+    __u32 nr;  /* syscall number: kept here, reading pt_regs->orig_ax at exit costs more */
+    struct vg_io_args io;
 };
 
 struct {
     __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
     __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, int);
-    __type(value, struct sys_start);
-} vg_sys_start SEC(".maps");
+    __type(value, struct vg_thread);
+} vg_thread SEC(".maps");
 
 SEC("raw_tracepoint/sys_enter")
 int vg_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-    __u32 *svc = vg_watched();
-    struct sys_start *s;
+    __u64 nr = ctx->args[1];
+    __u16 io = sockio ? vg_io_sys(nr) : 0;
+    struct vg_thread *t;
+    struct pt_regs regs;
+    __u32 *svc;
 
+    /* Counts only: the exit does it all, entry state is needed for socket syscalls alone. */
+    if (!io && !(stats && latency))
+        return 0;
+    svc = vg_watched();
     if (!svc)
         return 0;
-    s = bpf_task_storage_get(&vg_sys_start, bpf_get_current_task_btf(), 0,
+    t = bpf_task_storage_get(&vg_thread, bpf_get_current_task_btf(), 0,
                              BPF_LOCAL_STORAGE_GET_F_CREATE);
-    if (s) {
-        s->svc = *svc;
-        s->nr = (__u32)ctx->args[1];
-        s->ts = bpf_ktime_get_ns();
-    }
+    if (!t)
+        return 0;
+    t->svc = *svc;
+    t->nr = (__u32)nr;
+    t->ts = bpf_ktime_get_ns();
+    t->io.sys = 0;
+    if (io && !bpf_probe_read_kernel(&regs, sizeof(regs), (void *)ctx->args[0]))
+        vg_io_enter(&t->io, io, &regs, t->svc, t->ts);
     return 0;
 }
 
@@ -98,42 +118,19 @@ static __always_inline void count_errno(struct vg_sys_key *key, long ret)
         vg_count(VG_CNT_DROP_STATS, 1);
 }
 
-SEC("raw_tracepoint/sys_exit")
-int vg_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+/* Counts one syscall of key that returned ret and took d ns (d unused without latency). */
+static __always_inline void count_syscall(struct vg_sys_key *key, long ret, __u64 d)
 {
-    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-    long ret = (long)ctx->args[1];
-    struct vg_sys_stats *st;
-    struct vg_sys_key key;
-    struct sys_start *s = NULL;
-    __u64 d = 0;
+    struct vg_sys_stats *st = stats_of(key);
 
-    if (latency) {
-        /* The entry already filtered and stored the service: no watched lookup here. */
-        s = bpf_task_storage_get(&vg_sys_start, bpf_get_current_task_btf(), 0, 0);
-        if (!s || !s->ts)
-            return 0;
-        key.svc = s->svc;
-        key.nr = s->nr;
-        d = bpf_ktime_get_ns() - s->ts;
-        s->ts = 0;
-    } else {
-        __u32 *svc = vg_watched();
-
-        if (!svc)
-            return 0;
-        key.svc = *svc;
-        key.nr = (__u32)BPF_CORE_READ(regs, orig_ax);
-    }
-    st = stats_of(&key);
     if (!st) {
         vg_count(VG_CNT_DROP_STATS, 1);
-        return 0;
+        return;
     }
     st->count++;
     if (ret < 0 && ret >= -4095) {
         st->errors++;
-        count_errno(&key, ret);
+        count_errno(key, ret);
     }
     if (latency) {
         __u32 i;
@@ -145,6 +142,57 @@ int vg_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         }
         if (i < VG_LAT_BUCKETS)
             st->lat[i]++;
+    }
+}
+
+SEC("raw_tracepoint/sys_exit")
+int vg_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+    long ret = (long)ctx->args[1];
+    struct vg_thread *t = NULL;
+    struct vg_sys_key key;
+    __u64 now;
+
+    if (latency || sockio) {
+        t = bpf_task_storage_get(&vg_thread, bpf_get_current_task_btf(), 0, 0);
+        if (t && !t->ts)
+            t = NULL;
+    }
+    if (stats && latency) {
+        /* Every watched syscall had its entry stored: no watched lookup here. */
+        if (!t)
+            return 0;
+        key.svc = t->svc;
+        key.nr = t->nr;
+    } else if (stats) {
+        /* Counts only: entry state exists for socket syscalls alone, and may be stale (a thread
+         * that never returned from its last one, as in exit_group): trust it only when it is
+         * for this very syscall. */
+        struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+        __u32 *svc;
+
+        key.nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+        if (t && t->nr == key.nr) {
+            key.svc = t->svc;
+        } else {
+            t = NULL;
+            svc = vg_watched();
+            if (!svc)
+                return 0;
+            key.svc = *svc;
+        }
+    } else if (!t) {
+        return 0;
+    }
+    now = t ? bpf_ktime_get_ns() : 0;
+    if (stats)
+        count_syscall(&key, ret, t && now > t->ts ? now - t->ts : 0);
+    if (t) {
+        __u64 ts = t->ts;
+
+        t->ts = 0;
+        if (t->io.sys)
+            vg_io_exit(&t->io, ret, t->svc, ts, now);
     }
     return 0;
 }

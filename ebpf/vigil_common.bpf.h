@@ -39,13 +39,21 @@ struct {
 /* Unread bytes at which a record wakes the agent (the loader sets an eighth of the ring). A
  * wakeup per record is an interrupt per syscall, on a VM an exit to the hypervisor: measured,
  * it doubled the shop's CPU per request. Below the mark the agent drains the ring on its own
- * short timer (agent/pipeline.c), so a record waits at most that long. */
+ * short timer (agent/pipeline.c), so a record waits at most that long. Only the record that
+ * takes the unread bytes across the mark (or across four times the mark, should the first
+ * wakeup have been lost to a race between CPUs) wakes the agent: once the agent is awake, more
+ * wakeups are pure cost, and perf showed them as the single largest item (irq_work). */
 const volatile __u64 wakeup_bytes = 32 * 1024;
 
-static __always_inline __u64 vg_ring_flags(void)
+static __always_inline __u64 vg_ring_flags(__u64 size)
 {
-    return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-                                                                         : BPF_RB_NO_WAKEUP;
+    __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+    __u64 after = avail + size + 8; /* + the record header */
+
+    if ((avail < wakeup_bytes && after >= wakeup_bytes) ||
+        (avail < 4 * wakeup_bytes && after >= 4 * wakeup_bytes))
+        return BPF_RB_FORCE_WAKEUP;
+    return BPF_RB_NO_WAKEUP;
 }
 
 struct {
@@ -86,65 +94,6 @@ static __always_inline __u32 *vg_watched(void)
     __u32 tgid = vg_tgid();
 
     return bpf_map_lookup_elem(&watched, &tgid);
-}
-
-/* fd -> struct sock * of a TCP socket over IPv4/IPv6, else NULL. Walks task->files->fdt->fd[fd];
- * without kallsyms the socket file ops cannot be compared, so S_ISSOCK on the inode tells a
- * socket, and then file->private_data is its struct socket. */
-static __always_inline struct sock *vg_fd_to_tcp(int fd, __u64 *ino)
-{
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-    struct file **fds;
-    struct file *file = NULL;
-    struct inode *inode;
-    struct socket *sock;
-    struct sock *sk;
-    __u16 family, proto, type;
-
-    if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-        return NULL;
-    fds = BPF_CORE_READ(fdt, fd);
-    if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-        return NULL;
-    inode = BPF_CORE_READ(file, f_inode);
-    if ((BPF_CORE_READ(inode, i_mode) & VG_S_IFMT) != VG_S_IFSOCK)
-        return NULL;
-    sock = BPF_CORE_READ(file, private_data);
-    sk = BPF_CORE_READ(sock, sk);
-    if (!sk)
-        return NULL;
-    family = BPF_CORE_READ(sk, __sk_common.skc_family);
-    if (family == VG_AF_UNIX) {
-        vg_count(VG_CNT_SKIP_UNIX, 1);
-        return NULL;
-    }
-    proto = BPF_CORE_READ(sk, sk_protocol);
-    type = BPF_CORE_READ(sk, sk_type);
-    if ((family != VG_AF_INET && family != VG_AF_INET6) || proto != VG_IPPROTO_TCP ||
-        type != VG_SOCK_STREAM) {
-        vg_count(VG_CNT_SKIP_OTHER, 1);
-        return NULL;
-    }
-    *ino = BPF_CORE_READ(inode, i_ino);
-    return sk;
-}
-
-static __always_inline void vg_read_tuple(struct sock *sk, struct vg_tuple *t)
-{
-    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-    __u16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
-
-    t->family = family;
-    t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-    t->dport = __builtin_bswap16(dport);
-    if (family == VG_AF_INET) {
-        BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_rcv_saddr);
-        BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_daddr);
-    } else {
-        BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-        BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr);
-    }
 }
 
 #endif

@@ -248,6 +248,43 @@ pid_t spawn_getppid_loop(struct ag_bpf *b, uint32_t svc, int n)
     return pid;
 }
 
+pid_t spawn_ipv6_pair(struct ag_bpf *b, uint32_t svc, int n, uint16_t *port)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    socklen_t len = sizeof(a);
+    int go[2], st, l = socket(AF_INET6, SOCK_STREAM, 0);
+    char c = 0, buf[64];
+    pid_t pid;
+
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+        getsockname(l, (struct sockaddr *)&a, &len) || pipe(go))
+        return -1;
+    *port = ntohs(a.sin6_port);
+    pid = fork();
+    if (pid == 0) {
+        int cfd = socket(AF_INET6, SOCK_STREAM, 0), sfd;
+
+        close(go[1]);
+        must(read(go[0], &c, 1) == 1, 2);
+        must(cfd >= 0 && connect(cfd, (struct sockaddr *)&a, sizeof(a)) == 0, 3);
+        sfd = accept(l, NULL, NULL);
+        must(sfd >= 0, 4);
+        must(write(cfd, PING6, strlen(PING6)) == (ssize_t)strlen(PING6), 5);
+        read_all(sfd, buf, strlen(PING6));
+        for (int i = 0; i < n; i++)
+            syscall(SYS_getppid);
+        _exit(0);
+    }
+    close(go[0]);
+    close(l);
+    if (pid < 0 || ag_bpf_watch(b, (uint32_t)pid, svc) || write(go[1], &c, 1) != 1)
+        return -1;
+    close(go[1]);
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+        return -1;
+    return pid;
+}
+
 /* ids of vg_* programs and maps that existed before the test (another agent's, say) */
 static uint32_t before[512];
 static size_t n_before;

@@ -50,6 +50,12 @@ int scenario_report(struct scenario_result *r);
 /* A watched child making n getppid() calls; returns its pid after it exited, or -1. */
 pid_t spawn_getppid_loop(struct ag_bpf *b, uint32_t svc, int n);
 
+/* A watched child that talks to itself over [::1]: connects to a listener the parent opened,
+ * writes PING6 from the client end, reads it on the accepted end, then makes n getppid() calls.
+ * Returns its pid after it exited (or -1); *port is the listener's port. */
+#define PING6 "PING6 HTTP/1.1\r\n\r\n"
+pid_t spawn_ipv6_pair(struct ag_bpf *b, uint32_t svc, int n, uint16_t *port);
+
 /* Remembers the vg_* programs and maps that exist now (another agent's): not counted later. */
 void vigil_objects_snapshot(void);
 /* Programs and maps named vg_* that were not there at the first call, after waiting up to
