@@ -223,9 +223,24 @@ int scenario_report(struct scenario_result *r)
     return 0;
 }
 
+/* Parent side of a spawned child: watch it as svc, let it go (go[1]), wait for a clean exit. */
+static pid_t watch_go_wait(struct ag_bpf *b, pid_t pid, uint32_t svc, int go[2])
+{
+    char c = 0;
+    int st;
+
+    close(go[0]);
+    if (pid < 0 || ag_bpf_watch(b, (uint32_t)pid, svc) || write(go[1], &c, 1) != 1)
+        return -1;
+    close(go[1]);
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+        return -1;
+    return pid;
+}
+
 pid_t spawn_getppid_loop(struct ag_bpf *b, uint32_t svc, int n)
 {
-    int go[2], st;
+    int go[2];
     char c = 0;
     pid_t pid;
 
@@ -239,20 +254,14 @@ pid_t spawn_getppid_loop(struct ag_bpf *b, uint32_t svc, int n)
             syscall(SYS_getppid);
         _exit(0);
     }
-    close(go[0]);
-    if (pid < 0 || ag_bpf_watch(b, (uint32_t)pid, svc) || write(go[1], &c, 1) != 1)
-        return -1;
-    close(go[1]);
-    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
-        return -1;
-    return pid;
+    return watch_go_wait(b, pid, svc, go);
 }
 
 pid_t spawn_ipv6_pair(struct ag_bpf *b, uint32_t svc, int n, uint16_t *port)
 {
     struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     socklen_t len = sizeof(a);
-    int go[2], st, l = socket(AF_INET6, SOCK_STREAM, 0);
+    int go[2], l = socket(AF_INET6, SOCK_STREAM, 0);
     char c = 0, buf[64];
     pid_t pid;
 
@@ -275,14 +284,8 @@ pid_t spawn_ipv6_pair(struct ag_bpf *b, uint32_t svc, int n, uint16_t *port)
             syscall(SYS_getppid);
         _exit(0);
     }
-    close(go[0]);
     close(l);
-    if (pid < 0 || ag_bpf_watch(b, (uint32_t)pid, svc) || write(go[1], &c, 1) != 1)
-        return -1;
-    close(go[1]);
-    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
-        return -1;
-    return pid;
+    return watch_go_wait(b, pid, svc, go);
 }
 
 /* ids of vg_* programs and maps that existed before the test (another agent's, say) */
