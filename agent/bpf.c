@@ -33,7 +33,8 @@ static const uint64_t default_bounds[VG_LAT_BOUNDS_MAX] = {
 
 struct ag_bpf {
     unsigned parts;
-    int watched_fd, events_fd, counters_fd;
+    int watched_fd, events_fd, counters_fd, gen_fd;
+    uint32_t *gen;               /* vg_gen[0], mapped: bumped after every change to watched */
     int stats_fd, errs_fd;       /* syscalls part's maps, -1 when that part is not running */
     int sock_svc_fd, retrans_fd; /* tcp part's maps, -1 when that part is not running */
     int ncpus;
@@ -171,6 +172,18 @@ static int create_shared_maps(struct ag_bpf *b, const struct ag_bpf_conf *c)
                                     sizeof(uint64_t), VG_CNT_MAX, NULL);
     if (b->counters_fd < 0)
         goto fail;
+    LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
+    b->gen_fd =
+        bpf_map_create(BPF_MAP_TYPE_ARRAY, "vg_gen", sizeof(uint32_t), sizeof(uint32_t), 1, &mo);
+    if (b->gen_fd < 0)
+        goto fail;
+    b->gen =
+        mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, b->gen_fd, 0);
+    if (b->gen == MAP_FAILED) {
+        b->gen = NULL;
+        goto fail;
+    }
+    *b->gen = 1; /* zeroed task storage must not look current */
     return 0;
 fail:
     report("creating the shared maps: %s", strerror(errno));
@@ -179,7 +192,7 @@ fail:
 
 /* Points a skeleton's copies of the shared maps at the loader's maps (before load). */
 static int reuse_shared(struct ag_bpf *b, struct bpf_map *watched, struct bpf_map *events,
-                        struct bpf_map *counters)
+                        struct bpf_map *counters, struct bpf_map *gen)
 {
     int err = bpf_map__reuse_fd(watched, b->watched_fd);
 
@@ -187,7 +200,16 @@ static int reuse_shared(struct ag_bpf *b, struct bpf_map *watched, struct bpf_ma
         err = bpf_map__reuse_fd(events, b->events_fd);
     if (!err)
         err = bpf_map__reuse_fd(counters, b->counters_fd);
+    if (!err)
+        err = bpf_map__reuse_fd(gen, b->gen_fd);
     return err;
+}
+
+/* After a change to watched: threads re-read their service (vigil_common.bpf.h, vg_gen). */
+static void bump_gen(struct ag_bpf *b)
+{
+    if (__atomic_add_fetch(b->gen, 1, __ATOMIC_SEQ_CST) == 0)
+        __atomic_add_fetch(b->gen, 1, __ATOMIC_SEQ_CST); /* 0 is what fresh storage holds */
 }
 
 /* Each object follows one shape: open -> rodata -> reuse maps -> load -> attach; a failure
@@ -221,7 +243,7 @@ static int load_syscalls(struct ag_bpf *b, const struct ag_bpf_conf *c,
     if (!io && !s->rodata->latency)
         bpf_program__set_autoload(s->progs.vg_sys_enter, false);
     step = "maps";
-    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
+    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters, s->maps.vg_gen);
     /* Socket owners are recorded only for a running tcp part; else the map is a stub. */
     s->rodata->track_sock_svc = io && b->sock_svc_fd >= 0;
     if (!err && s->rodata->track_sock_svc)
@@ -266,7 +288,7 @@ static int load_proc(struct ag_bpf *b, const struct ag_bpf_conf *c,
     s->rodata->follow_children = c->follow_children;
     s->rodata->agent_tgid = c->agent_tgid ? c->agent_tgid : (uint32_t)getpid();
     step = "maps";
-    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
+    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters, s->maps.vg_gen);
     if (err)
         goto fail;
     step = "load";
@@ -297,7 +319,7 @@ static int load_tcp(struct ag_bpf *b, const struct ag_bpf_conf *c,
         goto fail;
     }
     step = "maps";
-    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters);
+    err = reuse_shared(b, s->maps.watched, s->maps.events, s->maps.counters, s->maps.vg_gen);
     if (err)
         goto fail;
     step = "load";
@@ -364,6 +386,10 @@ void ag_bpf_close(struct ag_bpf *b)
     tcp_bpf__destroy(b->tcp);
     if (b->counters_fd >= 0)
         close(b->counters_fd);
+    if (b->gen)
+        munmap(b->gen, (size_t)sysconf(_SC_PAGESIZE));
+    if (b->gen_fd >= 0)
+        close(b->gen_fd);
     if (b->events_fd >= 0)
         close(b->events_fd);
     if (b->watched_fd >= 0)
@@ -387,7 +413,7 @@ int ag_bpf_open(const struct ag_bpf_conf *conf, struct ag_bpf **out)
     b = calloc(1, sizeof(*b));
     if (!b)
         return -ENOMEM;
-    b->watched_fd = b->events_fd = b->counters_fd = b->stats_fd = b->errs_fd = -1;
+    b->watched_fd = b->events_fd = b->counters_fd = b->gen_fd = b->stats_fd = b->errs_fd = -1;
     b->sock_svc_fd = b->retrans_fd = -1;
     b->ncpus = libbpf_num_possible_cpus();
     if (b->ncpus <= 0) {
@@ -444,13 +470,17 @@ int ag_bpf_watch(struct ag_bpf *b, uint32_t tgid, uint32_t svc)
 {
     if (svc >= VG_SVC_NONE)
         return -EINVAL;
-    return bpf_map_update_elem(b->watched_fd, &tgid, &svc, BPF_ANY) ? -errno : 0;
+    if (bpf_map_update_elem(b->watched_fd, &tgid, &svc, BPF_ANY))
+        return -errno;
+    bump_gen(b);
+    return 0;
 }
 
 int ag_bpf_unwatch(struct ag_bpf *b, uint32_t tgid)
 {
-    if (bpf_map_delete_elem(b->watched_fd, &tgid) && errno != ENOENT)
-        return -errno;
+    if (bpf_map_delete_elem(b->watched_fd, &tgid))
+        return errno == ENOENT ? 0 : -errno;
+    bump_gen(b);
     return 0;
 }
 

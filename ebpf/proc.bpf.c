@@ -91,8 +91,10 @@ int vg_proc_exec(struct bpf_raw_tracepoint_args *ctx)
     __u32 svc = VG_SVC_NONE;
     struct vg_proc_event *e;
 
-    if (tgid != agent_tgid && (watch_all || bpf_map_lookup_elem(&watched, &tgid)))
+    if (tgid != agent_tgid && (watch_all || bpf_map_lookup_elem(&watched, &tgid))) {
         svc = watch(tgid, VG_SVC_PENDING);
+        vg_gen_bump(); /* the exec'ing thread has its old service cached */
+    }
     e = proc_event(VG_PROC_EXEC, tgid, BPF_CORE_READ(p, real_parent, tgid));
     if (!e)
         return 0;

@@ -350,7 +350,7 @@ static __always_inline void emit_conn(__u16 type, __u16 sys, int fd, long ret, _
  * what the exit needs in *a (a->sys stays 0 when the exit has nothing to do). close, dup2 and
  * dup3 are reported here, since after them the fd no longer leads to the socket; Linux releases
  * the fd even when close returns an error (EINTR, EIO), so the entry is the truth. */
-static __always_inline void vg_io_enter(struct vg_io_args *a, __u16 sys, const struct pt_regs *r,
+static __always_inline void vg_io_enter(struct vg_io_args *a, __u16 sys, struct pt_regs *r,
                                         __u32 svc, __u64 ts)
 {
     /* x86_64 syscall arguments: di, si, dx, r10, r8, r9 */

@@ -42,12 +42,16 @@ struct {
     __type(value, __u64);
 } vg_sys_errs SEC(".maps");
 
-/* The thread's syscall in progress, from entry to exit. ts == 0 when none is pending, so an
- * exit whose entry was not seen (attach in between, unwatched at entry) is left alone. */
+/* Per thread: its service, cached (gen, wsvc), and the syscall in progress from entry to exit.
+ * ts == 0 when none is pending, so an exit whose entry was not seen (attach in between,
+ * unwatched at entry) is left alone. Every thread that makes a syscall gets one (~300 bytes of
+ * kernel memory with the storage's own overhead): for an unwatched thread it caches "no". */
 struct vg_thread {
-    __u64 ts;  /* entry time */
-    __u32 svc; /* service at entry */
-    __u32 nr;  /* syscall number: kept here, reading pt_regs->orig_ax at exit costs more */
+    __u64 ts;   /* entry time */
+    __u32 svc;  /* service at entry */
+    __u32 nr;   /* syscall number: kept here, so the exit need not read pt_regs->orig_ax */
+    __u32 gen;  /* vg_gen when wsvc was looked up */
+    __u32 wsvc; /* watched[tgid] then, or VG_SVC_NONE */
     struct vg_io_args io;
 };
 
@@ -58,31 +62,49 @@ struct {
     __type(value, struct vg_thread);
 } vg_thread SEC(".maps");
 
+/* The current thread's state if its process is watched, else NULL. */
+static __always_inline struct vg_thread *watched_thread(void)
+{
+    __u32 zero = 0, *gen = bpf_map_lookup_elem(&vg_gen, &zero);
+    struct vg_thread *t;
+
+    if (!gen)
+        return NULL;
+    t = bpf_task_storage_get(&vg_thread, bpf_get_current_task_btf(), 0,
+                             BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!t)
+        return NULL;
+    if (t->gen != *gen) {
+        /* The generation first, then the lookup: a change after the lookup bumps it again. */
+        __u32 g = *gen, *svc;
+
+        barrier();
+        svc = vg_watched();
+        t->wsvc = svc ? *svc : VG_SVC_NONE;
+        t->gen = g;
+    }
+    return t->wsvc == VG_SVC_NONE ? NULL : t;
+}
+
 SEC("raw_tracepoint/sys_enter")
 int vg_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
     __u64 nr = ctx->args[1];
     __u16 io = sockio ? vg_io_sys(nr) : 0;
     struct vg_thread *t;
-    struct pt_regs regs;
-    __u32 *svc;
 
     /* Counts only: the exit does it all, entry state is needed for socket syscalls alone. */
     if (!io && !(stats && latency))
         return 0;
-    svc = vg_watched();
-    if (!svc)
-        return 0;
-    t = bpf_task_storage_get(&vg_thread, bpf_get_current_task_btf(), 0,
-                             BPF_LOCAL_STORAGE_GET_F_CREATE);
+    t = watched_thread();
     if (!t)
         return 0;
-    t->svc = *svc;
+    t->svc = t->wsvc;
     t->nr = (__u32)nr;
     t->ts = bpf_ktime_get_ns();
     t->io.sys = 0;
-    if (io && !bpf_probe_read_kernel(&regs, sizeof(regs), (void *)ctx->args[0]))
-        vg_io_enter(&t->io, io, &regs, t->svc, t->ts);
+    if (io)
+        vg_io_enter(&t->io, io, vg_cast(struct pt_regs, ctx->args[0]), t->svc, t->ts);
     return 0;
 }
 
@@ -153,14 +175,10 @@ int vg_sys_exit(struct bpf_raw_tracepoint_args *ctx)
     struct vg_sys_key key;
     __u64 now;
 
-    if (latency || sockio) {
-        t = bpf_task_storage_get(&vg_thread, bpf_get_current_task_btf(), 0, 0);
-        if (t && !t->ts)
-            t = NULL;
-    }
     if (stats && latency) {
         /* Every watched syscall had its entry stored: no watched lookup here. */
-        if (!t)
+        t = bpf_task_storage_get(&vg_thread, bpf_get_current_task_btf(), 0, 0);
+        if (!t || !t->ts)
             return 0;
         key.svc = t->svc;
         key.nr = t->nr;
@@ -168,21 +186,17 @@ int vg_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         /* Counts only: entry state exists for socket syscalls alone, and may be stale (a thread
          * that never returned from its last one, as in exit_group): trust it only when it is
          * for this very syscall. */
-        struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-        __u32 *svc;
-
-        key.nr = (__u32)BPF_CORE_READ(regs, orig_ax);
-        if (t && t->nr == key.nr) {
-            key.svc = t->svc;
-        } else {
+        t = watched_thread();
+        if (!t)
+            return 0;
+        key.svc = t->wsvc;
+        key.nr = (__u32)vg_cast(struct pt_regs, ctx->args[0])->orig_ax;
+        if (!t->ts || t->nr != key.nr)
             t = NULL;
-            svc = vg_watched();
-            if (!svc)
-                return 0;
-            key.svc = *svc;
-        }
-    } else if (!t) {
-        return 0;
+    } else {
+        t = bpf_task_storage_get(&vg_thread, bpf_get_current_task_btf(), 0, 0);
+        if (!t || !t->ts)
+            return 0;
     }
     now = t ? bpf_ktime_get_ns() : 0;
     if (stats)
