@@ -162,7 +162,7 @@ static void put_scalar(struct ag_buf *b, const struct ag_family *f, size_t name_
     *p = '\0';
 }
 
-static void put_family(struct ag_buf *b, const struct ag_family *f, bool om)
+static void put_family_header(struct ag_buf *b, const struct ag_family *f, bool om)
 {
     /* OpenMetrics names a counter family without _total; its samples keep it. */
     size_t name_len = strlen(f->name);
@@ -177,23 +177,70 @@ static void put_family(struct ag_buf *b, const struct ag_family *f, bool om)
     ag_buf_putc(b, ' ');
     ag_buf_puts(b, type_name(f->type));
     ag_buf_putc(b, '\n');
-    size_t full_len = strlen(f->name);
-    for (const struct ag_series *s = f->first; s; s = s->next) {
-        if (f->type == AG_HISTOGRAM)
-            put_histogram(b, f, full_len, s);
+}
+
+void ag_expo_begin(struct ag_expo_cursor *c, struct ag_registry *reg, enum ag_expo_format format)
+{
+    *c = (struct ag_expo_cursor){.reg = reg, .om = format == AG_EXPO_OPENMETRICS};
+    pthread_mutex_lock(&reg->lock);
+    ag_registry_stream_begin(reg);
+    pthread_mutex_unlock(&reg->lock);
+}
+
+void ag_expo_end(struct ag_expo_cursor *c)
+{
+    pthread_mutex_lock(&c->reg->lock);
+    ag_registry_stream_end(c->reg);
+    pthread_mutex_unlock(&c->reg->lock);
+}
+
+int ag_expo_next(struct ag_expo_cursor *c, struct ag_buf *out, size_t want)
+{
+    size_t stop = out->len + want;
+    if (c->done)
+        return 0;
+    pthread_mutex_lock(&c->reg->lock);
+    while (out->len < stop && !out->failed) {
+        if (!c->fam || (c->header_done && !c->at)) {
+            c->fam = c->fam ? c->fam->next : c->reg->families;
+            c->header_done = false;
+            if (!c->fam)
+                break;
+        }
+        if (!c->header_done) {
+            put_family_header(out, c->fam, c->om);
+            c->header_done = true;
+            c->at = c->fam->first;
+            continue;
+        }
+        const struct ag_series *s = c->at;
+        c->at = s->next;
+        if (s->dead)
+            continue;
+        if (c->fam->type == AG_HISTOGRAM)
+            put_histogram(out, c->fam, strlen(c->fam->name), s);
         else
-            put_scalar(b, f, full_len, s);
+            put_scalar(out, c->fam, strlen(c->fam->name), s);
     }
+    pthread_mutex_unlock(&c->reg->lock);
+    if (out->failed)
+        return -ENOMEM;
+    if (c->fam)
+        return 1;
+    if (c->om)
+        ag_buf_puts(out, "# EOF\n");
+    c->done = true;
+    return out->failed ? -ENOMEM : 0;
 }
 
 int ag_expo_render(struct ag_registry *reg, enum ag_expo_format format, struct ag_buf *out)
 {
-    bool om = format == AG_EXPO_OPENMETRICS;
-    pthread_mutex_lock(&reg->lock);
-    for (const struct ag_family *f = reg->families; f; f = f->next)
-        put_family(out, f, om);
-    pthread_mutex_unlock(&reg->lock);
-    if (om)
-        ag_buf_puts(out, "# EOF\n");
-    return out->failed ? -ENOMEM : 0;
+    struct ag_expo_cursor c;
+    int rc;
+
+    ag_expo_begin(&c, reg, format);
+    while ((rc = ag_expo_next(&c, out, SIZE_MAX / 2)) > 0)
+        ;
+    ag_expo_end(&c);
+    return rc;
 }

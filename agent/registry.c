@@ -146,6 +146,8 @@ static int grow_table(struct ag_family *fam)
     if (!t)
         return -ENOMEM;
     for (struct ag_series *s = fam->first; s; s = s->next) {
+        if (s->dead)
+            continue;
         s->hnext = t[s->hash & (size - 1)];
         t[s->hash & (size - 1)] = s;
     }
@@ -211,12 +213,8 @@ static struct ag_series *create_series(struct ag_family *fam, const char *const 
     return s;
 }
 
-void ag_series_remove(struct ag_family *fam, struct ag_series *s)
+static void unlink_series(struct ag_family *fam, struct ag_series *s)
 {
-    struct ag_series **pp = &fam->table[s->hash & (fam->table_size - 1)];
-    while (*pp != s)
-        pp = &(*pp)->hnext;
-    *pp = s->hnext;
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -225,8 +223,40 @@ void ag_series_remove(struct ag_family *fam, struct ag_series *s)
         s->next->prev = s->prev;
     else
         fam->last = s->prev;
-    fam->nseries--;
     free(s);
+}
+
+void ag_series_remove(struct ag_family *fam, struct ag_series *s)
+{
+    struct ag_series **pp = &fam->table[s->hash & (fam->table_size - 1)];
+    while (*pp != s)
+        pp = &(*pp)->hnext;
+    *pp = s->hnext;
+    fam->nseries--;
+    if (fam->reg->streams) {
+        s->dead = true;
+        fam->reg->ndead++;
+        return;
+    }
+    unlink_series(fam, s);
+}
+
+void ag_registry_stream_begin(struct ag_registry *reg)
+{
+    reg->streams++;
+}
+
+void ag_registry_stream_end(struct ag_registry *reg)
+{
+    if (--reg->streams || !reg->ndead)
+        return;
+    for (struct ag_family *f = reg->families; f; f = f->next)
+        for (struct ag_series *s = f->first, *next; s; s = next) {
+            next = s->next;
+            if (s->dead)
+                unlink_series(f, s);
+        }
+    reg->ndead = 0;
 }
 
 static struct ag_series *find_or_create(struct ag_family *fam, const char *const *v);

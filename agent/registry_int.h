@@ -20,6 +20,7 @@ struct ag_series {
     double value;      /* counter, gauge; histogram: the sum */
     uint64_t count;    /* histogram */
     uint64_t *buckets; /* histogram: per-bucket (not cumulative) counts, nbuckets */
+    bool dead;         /* removed while a scrape streamed: out of the hash, still listed */
 };
 
 struct ag_family {
@@ -56,7 +57,15 @@ struct ag_registry {
     size_t nbuckets;
     struct ag_family *overflow; /* vigil_agent_series_overflow_total{metric} */
     struct ag_exited *exited;
+    /* Streamed scrapes in progress (ag_expo_begin .. ag_expo_end): while there are any, a
+     * removed series stays in its family's list, marked dead, so that no cursor dangles. */
+    unsigned streams;
+    size_t ndead;
 };
+
+/* A streamed scrape started / ended; the last end frees the dead series. Caller holds the lock. */
+void ag_registry_stream_begin(struct ag_registry *reg);
+void ag_registry_stream_end(struct ag_registry *reg);
 
 /* Unlinks and frees one series; the caller holds reg->lock. */
 void ag_series_remove(struct ag_family *fam, struct ag_series *s);

@@ -52,7 +52,7 @@ static size_t sweep_service(struct ag_registry *reg, struct ag_exited *e, double
             continue;
         for (struct ag_series *s = f->first, *next; s; s = next) {
             next = s->next;
-            if (strcmp(s->values[f->service_label], e->service) != 0)
+            if (s->dead || strcmp(s->values[f->service_label], e->service) != 0)
                 continue;
             if (now - s->touched >= reg->stale_after) {
                 ag_series_remove(f, s);
