@@ -280,16 +280,26 @@ void ag_ct_close(struct ag_conntrack *ct, const struct ag_ct_id *id, uint64_t ts
         conn_end(ct, c, ts_ns); /* whatever socket the fd named is gone now */
 }
 
-void ag_ct_forget_tgid(struct ag_conntrack *ct, uint32_t tgid)
+void ag_ct_close_range(struct ag_conntrack *ct, uint32_t tgid, uint32_t first, uint32_t last,
+                       uint64_t ts_ns)
 {
     uint32_t i = ct->lru_head;
 
+    if (ts_ns > ct->clock)
+        ct->clock = ts_ns;
+    /* A walk of every connection: close_range is rare (process spawners, before exec). */
     while (i != CT_NIL) {
-        uint32_t next = ct->conns[i].lru_next;
-        if (ct->conns[i].tgid == tgid)
-            conn_end(ct, &ct->conns[i], ct->clock);
+        struct ct_conn *c = &ct->conns[i];
+        uint32_t next = c->lru_next;
+        if (c->tgid == tgid && (uint32_t)c->fd >= first && (uint32_t)c->fd <= last)
+            conn_end(ct, c, ts_ns);
         i = next;
     }
+}
+
+void ag_ct_forget_tgid(struct ag_conntrack *ct, uint32_t tgid)
+{
+    ag_ct_close_range(ct, tgid, 0, UINT32_MAX, ct->clock);
 }
 
 void ag_ct_sweep(struct ag_conntrack *ct, uint64_t now_ns)

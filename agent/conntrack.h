@@ -131,6 +131,9 @@ void ag_ct_xfer(struct ag_conntrack *ct, const struct ag_ct_id *id, const struct
                 uint32_t tid, const struct ag_xfer *x);
 /* close(fd): a response delimited by the close completes; pending requests are counted unpaired. */
 void ag_ct_close(struct ag_conntrack *ct, const struct ag_ct_id *id, uint64_t ts_ns);
+/* close_range(first, last): ends tgid's connections on fds first..last as close() would. */
+void ag_ct_close_range(struct ag_conntrack *ct, uint32_t tgid, uint32_t first, uint32_t last,
+                       uint64_t ts_ns);
 /* The process exited: ends all its connections as if closed. */
 void ag_ct_forget_tgid(struct ag_conntrack *ct, uint32_t tgid);
 /* Ends connections without a transfer for cfg.idle_ns before now (a missed close). */

@@ -75,6 +75,9 @@ static void on_conn(void *ctx, const struct vg_conn_event *e)
     case VG_CONN_CLOSE:
         ag_ct_close(ag->ct, &id, e->ts_ns);
         break;
+    case VG_CONN_CLOSE_RANGE:
+        ag_ct_close_range(ag->ct, e->tgid, (uint32_t)e->fd, e->fd_last, e->ts_ns);
+        break;
     }
 }
 

@@ -21,22 +21,23 @@ const volatile __u8 track_sock_svc = 0;
 /* x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). A raw tracepoint sees the
  * number, not the name; 32-bit (ia32) syscalls, whose numbers differ, are not socket-traced. */
 #if defined(__TARGET_ARCH_x86)
-#define VG_NR_READ     0
-#define VG_NR_WRITE    1
-#define VG_NR_CLOSE    3
-#define VG_NR_READV    19
-#define VG_NR_WRITEV   20
-#define VG_NR_DUP2     33
-#define VG_NR_SENDFILE 40
-#define VG_NR_CONNECT  42
-#define VG_NR_ACCEPT   43
-#define VG_NR_SENDTO   44
-#define VG_NR_RECVFROM 45
-#define VG_NR_SENDMSG  46
-#define VG_NR_RECVMSG  47
-#define VG_NR_SPLICE   275
-#define VG_NR_ACCEPT4  288
-#define VG_NR_DUP3     292
+#define VG_NR_READ        0
+#define VG_NR_WRITE       1
+#define VG_NR_CLOSE       3
+#define VG_NR_READV       19
+#define VG_NR_WRITEV      20
+#define VG_NR_DUP2        33
+#define VG_NR_SENDFILE    40
+#define VG_NR_CONNECT     42
+#define VG_NR_ACCEPT      43
+#define VG_NR_SENDTO      44
+#define VG_NR_RECVFROM    45
+#define VG_NR_SENDMSG     46
+#define VG_NR_RECVMSG     47
+#define VG_NR_SPLICE      275
+#define VG_NR_ACCEPT4     288
+#define VG_NR_DUP3        292
+#define VG_NR_CLOSE_RANGE 436
 #else
 #error "sockio.bpf.h: syscall numbers are only defined for x86_64"
 #endif
@@ -408,6 +409,34 @@ static __always_inline void emit_xfer(struct vg_io_args *a, __u32 svc, __u64 ts_
         emit_gathered(&m, capture);
 }
 
+/* Reserves a connection event and fills what every kind has; NULL (counted) when full. */
+static __always_inline struct vg_conn_event *conn_event(__u16 type, __u16 sys, int fd, __u32 svc,
+                                                        __u64 ts)
+{
+    struct vg_conn_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+    if (!e) {
+        vg_count(VG_CNT_DROP_CONN, 1);
+        return NULL;
+    }
+    __builtin_memset(e, 0, sizeof(*e));
+    e->kind = VG_EV_CONN;
+    e->svc = svc;
+    e->tgid = vg_tgid();
+    e->tid = (__u32)bpf_get_current_pid_tgid();
+    e->fd = fd;
+    e->type = type;
+    e->syscall = sys;
+    e->ts_ns = ts;
+    return e;
+}
+
+static __always_inline void submit_conn(struct vg_conn_event *e)
+{
+    bpf_ringbuf_submit(e, vg_ring_flags(sizeof(*e)));
+    vg_count(VG_CNT_CONN, 1);
+}
+
 static __always_inline void emit_conn(struct vg_io_args *a, __u16 type, __u16 sys, int fd, long ret,
                                       __u32 svc, __u64 ts)
 {
@@ -420,26 +449,30 @@ static __always_inline void emit_conn(struct vg_io_args *a, __u16 type, __u16 sy
         return;
     if (type != VG_CONN_CLOSE)
         remember_owner(a, sk, svc, 0);
-    e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) {
-        vg_count(VG_CNT_DROP_CONN, 1);
+    e = conn_event(type, sys, fd, svc, ts);
+    if (!e)
         return;
-    }
-    __builtin_memset(e, 0, sizeof(*e));
-    e->kind = VG_EV_CONN;
-    e->svc = svc;
-    e->tgid = vg_tgid();
-    e->tid = (__u32)bpf_get_current_pid_tgid();
-    e->fd = fd;
-    e->type = type;
-    e->syscall = sys;
     e->ret = ret;
     e->sock = (__u64)sk;
     e->ino = ino;
-    e->ts_ns = ts;
     vg_read_tuple(sk, &e->tuple);
-    bpf_ringbuf_submit(e, vg_ring_flags(sizeof(*e)));
-    vg_count(VG_CNT_CONN, 1);
+    submit_conn(e);
+}
+
+/* close_range(first, last, flags) closes every fd in the range (unless it only marks them
+ * close-on-exec): one event for the range, not a walk of up to 2^32 fds here; the agent ends
+ * the connections it tracks in it. */
+#define VG_CLOSE_RANGE_CLOEXEC 4
+
+static __always_inline void emit_close_range(__u32 first, __u32 last, __u32 svc, __u64 ts)
+{
+    struct vg_conn_event *e =
+        conn_event(VG_CONN_CLOSE_RANGE, VG_SYS_CLOSE_RANGE, (int)first, svc, ts);
+
+    if (!e)
+        return;
+    e->fd_last = last;
+    submit_conn(e);
 }
 
 /* At entry of socket syscall sys (vg_io_sys()), with the registers holding its arguments: saves
@@ -502,6 +535,10 @@ static __always_inline void vg_io_enter(struct vg_io_args *a, __u16 sys, struct 
         break;
     case VG_SYS_CLOSE:
         emit_conn(a, VG_CONN_CLOSE, sys, fd, 0, svc, ts);
+        return;
+    case VG_SYS_CLOSE_RANGE:
+        if (!(r->dx & VG_CLOSE_RANGE_CLOEXEC) && r->di <= r->si)
+            emit_close_range((__u32)r->di, (__u32)r->si, svc, ts);
         return;
     case VG_SYS_DUP2:
     case VG_SYS_DUP3:

@@ -60,6 +60,7 @@ enum vg_sys {
     VG_SYS_CLOSE,
     VG_SYS_DUP2, /* close event: dup2/dup3 replaced a TCP socket fd */
     VG_SYS_DUP3,
+    VG_SYS_CLOSE_RANGE, /* close event for every fd in [fd, fd_last] */
 };
 
 enum vg_direction {
@@ -110,6 +111,8 @@ enum vg_conn_type {
     VG_CONN_ACCEPT = 1,  /* server role: accept/accept4 returned fd */
     VG_CONN_CONNECT = 2, /* client role: connect returned 0 or -EINPROGRESS */
     VG_CONN_CLOSE = 3,   /* close(fd) on a TCP socket (reported at entry: the fd is gone after) */
+    VG_CONN_CLOSE_RANGE = 4, /* close_range(fd, fd_last): every fd in it, sockets or not; no
+                              * sock, inode or tuple (the agent knows which are connections) */
 };
 
 struct vg_conn_event {
@@ -121,7 +124,7 @@ struct vg_conn_event {
     __u16 type;    /* enum vg_conn_type */
     __u16 syscall; /* enum vg_sys */
     __s32 ret;     /* the syscall's result (connect: 0 or -EINPROGRESS) */
-    __u32 pad;
+    __u32 fd_last; /* VG_CONN_CLOSE_RANGE: the last fd of the range */
     __u64 sock;
     __u64 ino;
     __u64 ts_ns;

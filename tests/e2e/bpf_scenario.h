@@ -51,7 +51,8 @@ int scenario_report(struct scenario_result *r);
 pid_t spawn_getppid_loop(struct ag_bpf *b, uint32_t svc, int n);
 
 /* A watched child that talks to itself over [::1]: connects to a listener the parent opened,
- * writes PING6 from the client end, reads it on the accepted end, then makes n getppid() calls.
+ * writes PING6 from the client end, reads it on the accepted end, makes n getppid() calls, then
+ * close_range(3, ~0U) twice: first with CLOSE_RANGE_CLOEXEC (closes nothing), then for real.
  * Returns its pid after it exited (or -1); *port is the listener's port. */
 #define PING6 "PING6 HTTP/1.1\r\n\r\n"
 pid_t spawn_ipv6_pair(struct ag_bpf *b, uint32_t svc, int n, uint16_t *port);

@@ -403,6 +403,18 @@ static void test_ipv6_and_parts(unsigned parts, bool latency)
         }
     }
     CHECK(out == 1 && in == 1, "IPv6 transfers: %d out, %d in (parts %#x)", out, in, parts);
+    int ranges = 0;
+    for (size_t i = 0; i < s.n_conn; i++) {
+        const struct vg_conn_event *e = &s.conn[i];
+
+        if (e->tgid != (uint32_t)kid || e->type != VG_CONN_CLOSE_RANGE)
+            continue;
+        ranges++;
+        CHECK(e->fd == 3 && e->fd_last == ~0u && e->svc == SVC_A &&
+                  e->syscall == VG_SYS_CLOSE_RANGE,
+              "close_range event fd %d..%u svc %u", e->fd, e->fd_last, e->svc);
+    }
+    CHECK(ranges == 1, "close_range events: %d, want 1 (the CLOEXEC one closes nothing)", ranges);
     if (parts & AG_BPF_SYSCALLS) {
         struct want_stat w = stat_of(b, SVC_A, SYS_getppid);
 

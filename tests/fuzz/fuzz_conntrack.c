@@ -65,7 +65,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
             ag_ct_seed(ct, &id, &ep, (enum ag_ct_role)(b % 3));
             break;
         case 6:
-            ag_ct_close(ct, &id, t);
+            if (b & 0x80) /* close_range over fds [b & 3, (b >> 2) & 3] */
+                ag_ct_close_range(ct, id.tgid, b & 3, (b >> 2) & 3, t);
+            else
+                ag_ct_close(ct, &id, t);
             break;
         case 7:
             if (b & 0x80)

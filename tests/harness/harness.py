@@ -16,6 +16,7 @@ Debian's python3-aiosmtpd.
 import hashlib
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -58,7 +59,35 @@ def binary(name):
     return path
 
 
+_HANDED_OUT = set()
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
+    """A free loopback port for a service to bind later, chosen below the kernel's ephemeral
+    range: a port from bind(0) is an ephemeral one, and any outgoing connection (a service's
+    pool, a client) could take it before the service binds (seen: "order: cannot listen ...
+    Address already in use"). Ports are not handed out twice by one harness."""
+    low = _ephemeral_low()
+    first = max(1024, low - 12000)
+    for _ in range(500):
+        port = random.randint(first, low - 1)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

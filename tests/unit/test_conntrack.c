@@ -578,6 +578,29 @@ static void test_pipeline_overflow(void **state)
     ag_ct_destroy(ct);
 }
 
+/* close_range ends the process's connections on the fds in the range, and only those. */
+static void test_close_range(void **state)
+{
+    struct ag_conntrack *ct = new_ct(0);
+    struct ag_ct_stats st;
+
+    ag_ct_accept(ct, &(struct ag_ct_id){TGID, 5, 0x500}, NULL, 10);
+    ag_ct_accept(ct, &(struct ag_ct_id){TGID, 6, 0x600}, NULL, 10);
+    ag_ct_accept(ct, &(struct ag_ct_id){TGID, 9, 0x900}, NULL, 10);
+    ag_ct_accept(ct, &(struct ag_ct_id){TGID + 1, 6, 0x601}, NULL, 10);
+    xfer_str(ct, 5, 0x500, AG_DIR_INGRESS, "GET /legacy HTTP/1.0\r\n\r\n", 1000);
+    xfer_str(ct, 5, 0x500, AG_DIR_EGRESS, "HTTP/1.0 200 OK\r\n\r\nbody", 1100);
+    ag_ct_close_range(ct, TGID, 4, 8, 2000);
+    ag_ct_stats(ct, &st);
+    assert_int_equal(st.conns_open, 2); /* TGID's fd 9, and the other process's fd 6 */
+    assert_int_equal(ngot, 1);          /* the close-delimited response completed */
+    assert_string_equal(got[0].route, "/legacy");
+    ag_ct_close_range(ct, TGID, 0, ~0u, 3000);
+    ag_ct_stats(ct, &st);
+    assert_int_equal(st.conns_open, 1);
+    ag_ct_destroy(ct);
+}
+
 /* A response delimited by the close ends with its last write, not at close. */
 static void test_close_delimited(void **state)
 {
@@ -612,9 +635,13 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scenarios),        cmocka_unit_test(test_table_full),
-        cmocka_unit_test(test_sweep_and_forget), cmocka_unit_test(test_pipeline_overflow),
-        cmocka_unit_test(test_close_delimited),  cmocka_unit_test(test_names),
+        cmocka_unit_test(test_scenarios),
+        cmocka_unit_test(test_table_full),
+        cmocka_unit_test(test_sweep_and_forget),
+        cmocka_unit_test(test_pipeline_overflow),
+        cmocka_unit_test(test_close_delimited),
+        cmocka_unit_test(test_close_range),
+        cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, build_blobs, NULL);
 }

@@ -32,7 +32,7 @@ static const char *sys_name(unsigned sys)
     static const char *const names[] = {
         "?",       "read",    "write",   "readv",    "writev", "recvfrom",
         "sendto",  "recvmsg", "sendmsg", "sendfile", "splice", "accept",
-        "accept4", "connect", "close",   "dup2",     "dup3",
+        "accept4", "connect", "close",   "dup2",     "dup3",   "close_range",
     };
     return sys < sizeof(names) / sizeof(names[0]) ? names[sys] : "?";
 }
@@ -78,13 +78,15 @@ static void on_xfer(void *ctx, const struct vg_xfer_event *e)
 
 static void on_conn(void *ctx, const struct vg_conn_event *e)
 {
-    static const char *const types[] = {"?", "accept", "connect", "close"};
+    static const char *const types[] = {"?", "accept", "connect", "close", "close_range"};
 
     if (quiet)
         return;
     printf("conn %s %s tgid=%u tid=%u svc=%d fd=%d ret=%d sock=0x%llx ino=%llu",
-           types[e->type < 4 ? e->type : 0], sys_name(e->syscall), e->tgid, e->tid, (int)e->svc,
+           types[e->type < 5 ? e->type : 0], sys_name(e->syscall), e->tgid, e->tid, (int)e->svc,
            e->fd, e->ret, (unsigned long long)e->sock, (unsigned long long)e->ino);
+    if (e->type == VG_CONN_CLOSE_RANGE)
+        printf(" fd_last=%u", e->fd_last);
     print_tuple(&e->tuple);
     putchar('\n');
 }
