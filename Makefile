@@ -12,6 +12,8 @@ else
 BUILD ?= build
 endif
 
+# `make` alone builds everything (the first rule below would otherwise be libvg.a alone).
+.DEFAULT_GOAL := all
 CC := clang
 PKG_CONFIG ?= pkg-config
 SVC_PKGS := libmicrohttpd jansson libpq hiredis librabbitmq libsodium libcurl

@@ -159,6 +159,8 @@ static __always_inline __u16 vg_io_sys(__u64 nr)
         return VG_SYS_ACCEPT4;
     case VG_NR_DUP3:
         return VG_SYS_DUP3;
+    case VG_NR_CLOSE_RANGE:
+        return VG_SYS_CLOSE_RANGE;
     default:
         return 0;
     }
@@ -537,14 +539,16 @@ static __always_inline void vg_io_enter(struct vg_io_args *a, __u16 sys, struct 
         emit_conn(a, VG_CONN_CLOSE, sys, fd, 0, svc, ts);
         return;
     case VG_SYS_CLOSE_RANGE:
-        if (!(r->dx & VG_CLOSE_RANGE_CLOEXEC) && r->di <= r->si)
+        /* unsigned int arguments: the ABI leaves a register's upper half undefined (seen
+         * under ASan), and the kernel reads the low 32 bits only; so must this. */
+        if (!(r->dx & VG_CLOSE_RANGE_CLOEXEC) && (__u32)r->di <= (__u32)r->si)
             emit_close_range((__u32)r->di, (__u32)r->si, svc, ts);
         return;
     case VG_SYS_DUP2:
     case VG_SYS_DUP3:
         /* dup onto an open TCP socket fd closes it implicitly (nothing when oldfd == newfd; a
          * dup that then fails on a bad oldfd still reports). */
-        if (r->di != r->si)
+        if ((int)r->di != (int)r->si)
             emit_conn(a, VG_CONN_CLOSE, sys, (int)r->si, 0, svc, ts);
         return;
     default:
