@@ -14,8 +14,10 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# A free port below the ephemeral range, where no outgoing connection can take it before the
+# server binds it (tests/harness/harness.py free_port, the same rule).
 free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    PYTHONPATH="$ROOT/tests/harness" "$PYTHON" -c 'import harness; print(harness.free_port())'
 }
 
 # Polls URL until it answers 200, or dies after DEADLINE seconds.
