@@ -49,7 +49,9 @@ static int parse_int(const char *s, size_t n, int64_t *v)
     int neg = n > 0 && s[0] == '-';
     int64_t r = 0;
 
-    if (n == (size_t)neg || n > 19)
+    /* At most 18 digits: any of them fits in int64_t (19 nines would not), and no RESP length
+     * or count comes near (found by fuzz_resp: 9999999989999999992 overflowed). */
+    if (n == (size_t)neg || n - (size_t)neg > 18)
         return 0;
     for (size_t i = (size_t)neg; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
