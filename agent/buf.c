@@ -69,15 +69,24 @@ void ag_buf_printf(struct ag_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void ag_buf_put_u64(struct ag_buf *b, unsigned long long v)
+size_t ag_format_u64(unsigned long long v, char *out)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
+    char tmp[AG_U64_MAX];
+    size_t i = sizeof(tmp), n;
     do {
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    ag_buf_append(b, tmp + i, sizeof(tmp) - i);
+    n = sizeof(tmp) - i;
+    memcpy(out, tmp + i, n);
+    out[n] = '\0';
+    return n;
+}
+
+void ag_buf_put_u64(struct ag_buf *b, unsigned long long v)
+{
+    char tmp[AG_U64_MAX];
+    ag_buf_append(b, tmp, ag_format_u64(v, tmp));
 }
 
 size_t ag_format_double(double d, char *out)

@@ -18,6 +18,10 @@ void ag_buf_append(struct ag_buf *b, const void *p, size_t n);
 void ag_buf_puts(struct ag_buf *b, const char *s);
 void ag_buf_putc(struct ag_buf *b, char c);
 void ag_buf_printf(struct ag_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Longest ag_format_u64() output, its NUL included. */
+#define AG_U64_MAX 21
+/* Writes v in decimal into out (AG_U64_MAX bytes), NUL-terminated; returns the length. */
+size_t ag_format_u64(unsigned long long v, char *out);
 /* Appends v in decimal; the hot case of exposition, so no printf. */
 void ag_buf_put_u64(struct ag_buf *b, unsigned long long v);
 /* Longest ag_format_double() output, its NUL included ("-1.2345678901234567e-308"). */

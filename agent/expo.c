@@ -89,13 +89,7 @@ static char *put_mem(char *p, const char *s, size_t n)
 
 static char *put_u64(char *p, uint64_t v)
 {
-    char tmp[20];
-    size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return put_mem(p, tmp + i, sizeof(tmp) - i);
+    return p + ag_format_u64(v, p); /* the NUL lands in reserved room and is overwritten */
 }
 
 /* name suffix{labels[,le="x"]} and a space */
@@ -210,6 +204,7 @@ int ag_expo_next(struct ag_expo_cursor *c, struct ag_buf *out, size_t want)
         if (!c->header_done) {
             put_family_header(out, c->fam, c->om);
             c->header_done = true;
+            c->name_len = strlen(c->fam->name);
             c->at = c->fam->first;
             continue;
         }
@@ -218,9 +213,9 @@ int ag_expo_next(struct ag_expo_cursor *c, struct ag_buf *out, size_t want)
         if (s->dead)
             continue;
         if (c->fam->type == AG_HISTOGRAM)
-            put_histogram(out, c->fam, strlen(c->fam->name), s);
+            put_histogram(out, c->fam, c->name_len, s);
         else
-            put_scalar(out, c->fam, strlen(c->fam->name), s);
+            put_scalar(out, c->fam, c->name_len, s);
     }
     pthread_mutex_unlock(&c->reg->lock);
     if (out->failed)

@@ -27,6 +27,7 @@ struct ag_expo_cursor {
     bool done;
     const struct ag_family *fam; /* family in progress; NULL before the first */
     bool header_done;            /* HELP and TYPE of fam written */
+    size_t name_len;             /* strlen(fam->name) */
     const struct ag_series *at;  /* the next series of fam */
 };
 

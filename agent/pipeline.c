@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "log.h"
 #include "syscall_names.h"
 
@@ -128,36 +129,23 @@ static void addr_label(const struct ag_ct_ep *ep, char *out, size_t outsz)
         snprintf(out, outsz, "unknown");
 }
 
-/* v in decimal: snprintf was a twentieth of the agent's time under load (two per request). */
-static const char *u32_text(uint32_t v, char out[11])
-{
-    char *p = out + 10;
-
-    *p = '\0';
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return p;
-}
-
 static void emit(void *ctx, const struct ag_request *r)
 {
     struct ag_agent *ag = ctx;
     const char *service = service_of(ag, r->tgid);
     double seconds = (double)(r->ts_end_ns - r->ts_start_ns) / 1e9;
-    char status_buf[11], addr[INET6_ADDRSTRLEN], port_buf[11];
-    const char *status, *port;
+    /* ag_format_u64, not snprintf: snprintf was a twentieth of the agent's time under load. */
+    char status[AG_U64_MAX], addr[INET6_ADDRSTRLEN], port[AG_U64_MAX];
 
     switch (r->proto) {
     case AG_PROTO_HTTP1:
-        status = u32_text(r->status, status_buf);
+        ag_format_u64(r->status, status);
         if (r->role == AG_CT_SERVER) {
             const char *v[] = {service, r->op, status, r->route};
             ag_hist_observe(ag->fam.http_server_duration, v, seconds);
         } else {
             addr_label(&r->ep, addr, sizeof(addr));
-            port = u32_text(r->ep.peer_port, port_buf);
+            ag_format_u64(r->ep.peer_port, port);
             const char *v[] = {service, r->op, status, r->route, addr, port};
             ag_hist_observe(ag->fam.http_client_duration, v, seconds);
         }

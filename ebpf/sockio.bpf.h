@@ -194,22 +194,14 @@ static __always_inline __u8 *data_at(struct xfer_scratch *s, __u64 dst)
     return (__u8 *)s->ev.data + dst;
 }
 
-/* Copies transfer bytes [off, off + len) to ev.data[dst..]; returns how many it copied. */
+/* Copies transfer bytes [off, off + len) from a's iovecs to ev.data[dst..]; returns how many it
+ * copied. */
 static __always_inline __u32 copy_range(struct xfer_scratch *s, const struct vg_io_args *a,
                                         __u64 dst, __u64 off, __u64 len)
 {
     struct iovec iov;
     __u64 pos = 0;
     __u32 done = 0;
-
-    if (!a->is_iov) {
-        if (dst > VG_DATA_MAX || len > VG_DATA_MAX)
-            return 0;
-        barrier_var(len);
-        if (bpf_probe_read_user(data_at(s, dst), len, (void *)(a->buf + off)))
-            return 0;
-        return len;
-    }
     for (int i = 0; i < VG_IOV_MAX; i++) {
         __u64 start, end, n, at;
 
@@ -297,7 +289,7 @@ static __always_inline void fill_xfer(struct vg_xfer_event *e, const struct xfer
  * with bpf_ringbuf_output, that saves the storage lookup, the second copy, and hardened
  * usercopy's slab check on the destination (together 60 % of the socket exit, measured). The
  * record takes more ring space than it uses; the agent reads only head_len + tail_len. */
-static __always_inline void emit_flat(const struct xfer_meta *m)
+static __always_inline void emit_flat(const struct xfer_meta *m, int capture)
 {
     __u32 hcap = head_cap, tcap = tail_cap, hl, tl = 0;
     struct vg_xfer_event *e;
@@ -314,13 +306,14 @@ static __always_inline void emit_flat(const struct xfer_meta *m)
         return;
     }
     fill_xfer(e, m);
-    hl = ret < hcap ? (__u32)ret : hcap;
+    /* Without capture (sendfile, splice) the bytes came from a file or pipe: the count only. */
+    hl = !capture ? 0 : ret < hcap ? (__u32)ret : hcap;
     if (hl > hcap)
         hl = hcap;
-    if (bpf_probe_read_user(e->data, hl, (void *)buf)) {
+    if (hl && bpf_probe_read_user(e->data, hl, (void *)buf)) {
         hl = 0; /* the user buffer is gone (unmapped by another thread): bytes only */
         e->truncated = 1;
-    } else if (ret > hcap && tcap) {
+    } else if (capture && ret > hcap && tcap) {
         tl = ret - hcap < tcap ? (__u32)(ret - hcap) : tcap;
         if (tl > tcap)
             tl = tcap;
@@ -336,14 +329,14 @@ static __always_inline void emit_flat(const struct xfer_meta *m)
     vg_count(VG_CNT_XFER, 1);
 }
 
-/* A transfer over iovecs, or counted without payload: built in task storage, gathered from up
- * to VG_IOV_MAX iovecs, sent at its used size. */
-static __always_inline void emit_gathered(const struct xfer_meta *m, int capture)
+/* A transfer over iovecs: built in task storage, gathered from up to VG_IOV_MAX iovecs, sent at
+ * its used size. */
+static __always_inline void emit_gathered(const struct xfer_meta *m)
 {
     const struct vg_io_args *a = m->a;
     struct xfer_scratch *s;
     __u64 size, ret = (__u64)m->ret;
-    __u32 hcap = head_cap, tcap = tail_cap, hl = 0, tl = 0;
+    __u32 hcap = head_cap, tcap = tail_cap, hl, tl = 0, want;
 
     s = bpf_task_storage_get(&vg_scratch, bpf_get_current_task_btf(), 0,
                              BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -356,21 +349,18 @@ static __always_inline void emit_gathered(const struct xfer_meta *m, int capture
         hcap = VG_HEAD_MAX;
     if (tcap > VG_TAIL_MAX)
         tcap = VG_TAIL_MAX;
-    if (capture) {
-        __u32 want = ret < hcap ? (__u32)ret : hcap;
-
-        hl = copy_range(s, a, 0, 0, want);
-        if (hl < want)
+    want = ret < hcap ? (__u32)ret : hcap;
+    hl = copy_range(s, a, 0, 0, want);
+    if (hl < want)
+        s->ev.truncated = 1;
+    if (ret > hcap && tcap) {
+        want = ret - hcap < tcap ? (__u32)(ret - hcap) : tcap;
+        if (hl > VG_HEAD_MAX)
+            hl = VG_HEAD_MAX;
+        tl = copy_range(s, a, hl, ret - want, want);
+        if (tl < want) { /* a partial tail would not end the transfer: drop it */
+            tl = 0;
             s->ev.truncated = 1;
-        if (ret > hcap && tcap) {
-            want = ret - hcap < tcap ? (__u32)(ret - hcap) : tcap;
-            if (hl > VG_HEAD_MAX)
-                hl = VG_HEAD_MAX;
-            tl = copy_range(s, a, hl, ret - want, want);
-            if (tl < want) { /* a partial tail would not end the transfer: drop it */
-                tl = 0;
-                s->ev.truncated = 1;
-            }
         }
     }
     if (hl > VG_HEAD_MAX)
@@ -405,10 +395,10 @@ static __always_inline void emit_xfer(struct vg_io_args *a, __u32 svc, __u64 ts_
     if (!m.sk)
         return;
     remember_owner(a, m.sk, svc, 1);
-    if (capture && !a->is_iov)
-        emit_flat(&m);
+    if (capture && a->is_iov)
+        emit_gathered(&m);
     else
-        emit_gathered(&m, capture);
+        emit_flat(&m, capture);
 }
 
 /* Reserves a connection event and fills what every kind has; NULL (counted) when full. */

@@ -48,10 +48,10 @@ struct {
  * kernel memory with the storage's own overhead): for an unwatched thread it caches "no". */
 struct vg_thread {
     __u64 ts;   /* entry time */
-    __u32 svc;  /* service at entry */
     __u32 nr;   /* syscall number: kept here, so the exit need not read pt_regs->orig_ax */
     __u32 gen;  /* vg_gen when wsvc was looked up */
-    __u32 wsvc; /* watched[tgid] then, or VG_SVC_NONE */
+    __u32 wsvc; /* watched[tgid] then, or VG_SVC_NONE (watched_thread() refreshes it) */
+    __u32 pad;
     struct vg_io_args io;
 };
 
@@ -99,12 +99,11 @@ int vg_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     t = watched_thread();
     if (!t)
         return 0;
-    t->svc = t->wsvc;
     t->nr = (__u32)nr;
     t->ts = bpf_ktime_get_ns();
     t->io.sys = 0;
     if (io)
-        vg_io_enter(&t->io, io, vg_cast(struct pt_regs, ctx->args[0]), t->svc, t->ts);
+        vg_io_enter(&t->io, io, vg_cast(struct pt_regs, ctx->args[0]), t->wsvc, t->ts);
     return 0;
 }
 
@@ -180,7 +179,7 @@ int vg_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         t = bpf_task_storage_get(&vg_thread, bpf_get_current_task_btf(), 0, 0);
         if (!t || !t->ts)
             return 0;
-        key.svc = t->svc;
+        key.svc = t->wsvc;
         key.nr = t->nr;
     } else if (stats) {
         /* Counts only: entry state exists for socket syscalls alone, and may be stale (a thread
@@ -206,7 +205,7 @@ int vg_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 
         t->ts = 0;
         if (t->io.sys)
-            vg_io_exit(&t->io, ret, t->svc, ts, now);
+            vg_io_exit(&t->io, ret, t->wsvc, ts, now);
     }
     return 0;
 }

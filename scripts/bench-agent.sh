@@ -20,16 +20,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-BUILD=${BUILD:-build}
-case "$BUILD" in
-/*) BUILD_ABS=$BUILD ;;
-*) BUILD_ABS=$ROOT/$BUILD ;;
-esac
-BIN=$BUILD_ABS/bin
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}
 PYTHON=/usr/bin/python3
 # shellcheck source=scripts/bench-lib.sh disable=SC1091
 . "$ROOT/scripts/bench-lib.sh"
+BIN=$BUILD_ABS/bin
 SYS_ROUNDS=${BENCH_SYS_ROUNDS:-5}
 SYS_CALLS=${BENCH_SYS_CALLS:-1000000}
 SYS_LOOP_ROUNDS=${BENCH_SYS_LOOP_ROUNDS:-5}

@@ -1,6 +1,12 @@
 # shellcheck shell=bash
 # Shared by scripts/bench.sh and scripts/bench-agent.sh (sourced, not run). Each caller
-# defines die() and PYTHON first.
+# defines die(), PYTHON and ROOT first. Sets BUILD (default build/) and its absolute BUILD_ABS.
+
+BUILD=${BUILD:-build}
+case "$BUILD" in
+/*) BUILD_ABS=$BUILD ;;
+*) BUILD_ABS=$ROOT/$BUILD ;;
+esac
 
 # SIGTERM (or SIG) to PID, SIGKILL after DEADLINE seconds; returns once it is gone.
 stop_pid() {

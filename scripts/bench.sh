@@ -18,11 +18,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-BUILD=${BUILD:-build}
-case "$BUILD" in
-/*) BUILD_ABS=$BUILD ;;
-*) BUILD_ABS=$ROOT/$BUILD ;;
-esac
 DURATION=${BENCH_DURATION:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNECTIONS=${BENCH_CONNECTIONS:-16}
