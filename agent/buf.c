@@ -83,6 +83,18 @@ size_t ag_format_u64(unsigned long long v, char *out)
     return n;
 }
 
+size_t ag_format_ipv4(const unsigned char *a, char *out)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            out[n++] = '.';
+        n += ag_format_u64(a[i], out + n);
+    }
+    return n;
+}
+
 void ag_buf_put_u64(struct ag_buf *b, unsigned long long v)
 {
     char tmp[AG_U64_MAX];

@@ -22,6 +22,12 @@ void ag_buf_printf(struct ag_buf *b, const char *fmt, ...) __attribute__((format
 #define AG_U64_MAX 21
 /* Writes v in decimal into out (AG_U64_MAX bytes), NUL-terminated; returns the length. */
 size_t ag_format_u64(unsigned long long v, char *out);
+/* Longest ag_format_ipv4() output, its NUL included ("255.255.255.255"). */
+#define AG_IPV4_MAX 16
+/* Writes the 4 bytes at a as dotted decimal into out (AG_IPV4_MAX bytes), as inet_ntop does;
+ * returns the length. A label on every client request: inet_ntop's sprintf was 5 % of the
+ * agent's time. */
+size_t ag_format_ipv4(const unsigned char *a, char *out);
 /* Appends v in decimal; the hot case of exposition, so no printf. */
 void ag_buf_put_u64(struct ag_buf *b, unsigned long long v);
 /* Longest ag_format_double() output, its NUL included ("-1.2345678901234567e-308"). */

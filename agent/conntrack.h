@@ -89,6 +89,7 @@ struct ag_ct_stats {
     uint64_t conns_open;
     uint64_t conns_total;    /* connections ever created */
     uint64_t conns_unparsed; /* connections no parser claimed */
+    uint64_t conns_quiet;    /* claimed, server side of a cfg.quiet_servers protocol */
     uint64_t conns_evicted;  /* by ag_ct_sweep (idle) */
     uint64_t requests;       /* records emitted (pairs and events) */
     uint64_t resyncs[AG_CT_PROTO_N];
@@ -109,6 +110,10 @@ struct ag_ct_config {
     /* HTTP routes: configured patterns first, then the built-in folding; NULL: folding only.
      * Borrowed: must outlive the tracker. */
     const struct ag_route_patterns *routes;
+    /* Bits (1u << enum ag_proto): protocols whose server side is recognised but not parsed,
+     * because nothing is reported from it (the database's own side of a query). Parsing it
+     * was a sixth of the agent's time in the shop, for records the caller threw away. */
+    uint32_t quiet_servers;
 };
 
 struct ag_conntrack;

@@ -15,6 +15,7 @@ enum ct_phase {
     CT_DETECTING, /* no parser has claimed the connection yet */
     CT_PARSING,
     CT_UNPARSED, /* given up (or a tunnel): bytes are only counted */
+    CT_QUIET,    /* claimed, but its side reports nothing (cfg.quiet_servers): not parsed */
 };
 
 union ct_state {

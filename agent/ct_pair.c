@@ -118,7 +118,7 @@ static int start_parsing(struct ct_conn *c, const struct ct_ops *ops)
 
 /* Finds a parser that claims x consistently with the role, if known; sets an unknown role from
  * what the parser saw: a request arriving (or a response leaving) means we serve. */
-static int detect(struct ct_conn *c, const struct ag_xfer *x)
+static int detect(struct ag_conntrack *ct, struct ct_conn *c, const struct ag_xfer *x)
 {
     for (size_t i = 0; i < CT_NOPS; i++) {
         const struct ct_ops *ops = &ops_table[i];
@@ -133,6 +133,12 @@ static int detect(struct ct_conn *c, const struct ag_xfer *x)
             c->role = serving ? AG_CT_SERVER : AG_CT_CLIENT;
         } else if ((c->role == AG_CT_SERVER) != serving) {
             continue;
+        }
+        if (c->role == AG_CT_SERVER && (ct->cfg.quiet_servers & (1u << ops->proto))) {
+            c->proto = (uint8_t)ops->proto;
+            c->phase = CT_QUIET;
+            ct->stats.conns_quiet++;
+            return 1;
         }
         return start_parsing(c, ops);
     }
@@ -332,7 +338,7 @@ void ct_xfer_parse(struct ag_conntrack *ct, struct ct_conn *c, uint32_t tid,
     int dir = x->dir == AG_DIR_EGRESS ? AG_DIR_EGRESS : AG_DIR_INGRESS;
     int n = 0, rc;
 
-    if (c->phase == CT_DETECTING && !detect(c, x)) {
+    if (c->phase == CT_DETECTING && !detect(ct, c, x)) {
         ct_count_unparsed(ct, c->tgid, x->total);
         if (++c->detect_xfers >= AG_CT_DETECT_XFERS) {
             c->phase = CT_UNPARSED;
@@ -340,6 +346,8 @@ void ct_xfer_parse(struct ag_conntrack *ct, struct ct_conn *c, uint32_t tid,
         }
         return;
     }
+    if (c->phase == CT_QUIET)
+        return; /* claimed, so not unparsed bytes */
     if (c->phase != CT_PARSING) {
         ct_count_unparsed(ct, c->tgid, x->total);
         return;

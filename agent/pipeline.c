@@ -120,9 +120,9 @@ static void addr_label(const struct ag_ct_ep *ep, char *out, size_t outsz)
     static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
     if (ep->family == AF_INET)
-        inet_ntop(AF_INET, ep->peer_addr, out, (socklen_t)outsz);
+        ag_format_ipv4(ep->peer_addr, out);
     else if (!memcmp(ep->peer_addr, v4mapped, sizeof(v4mapped)))
-        inet_ntop(AF_INET, ep->peer_addr + 12, out, (socklen_t)outsz);
+        ag_format_ipv4(ep->peer_addr + 12, out);
     else if (ep->family == AF_INET6)
         inet_ntop(AF_INET6, ep->peer_addr, out, (socklen_t)outsz);
     else
@@ -228,7 +228,13 @@ static int on_ring(struct ag_loop *loop, int fd, uint32_t events, void *ctx)
 
 int ag_pipeline_start(struct ag_agent *ag)
 {
-    struct ag_ct_config cc = {.emit = emit, .unparsed = unparsed, .ctx = ag};
+    struct ag_ct_config cc = {
+        .emit = emit,
+        .unparsed = unparsed,
+        .ctx = ag,
+        /* emit() reports databases and brokers from their clients' side only. */
+        .quiet_servers = 1u << AG_PROTO_PGWIRE | 1u << AG_PROTO_RESP | 1u << AG_PROTO_AMQP,
+    };
     struct ag_bpf_conf bc;
     uint64_t bounds[VG_LAT_BOUNDS_MAX];
     int err;

@@ -385,7 +385,7 @@ bench_shop() {
     probe=$(shop_measure 2 4 "$WORK/pace.lua" | awk '{ print $1 }')
     PACE_CONNS=$(awk -v t="$target" -v p="$probe" 'BEGIN { c = int(4 * t / p + 0.5); print (c < 1 ? 1 : c) }')
     log "  saturation ~$sat req/s; paced: $PACE_CONNS connections (4 gave $probe req/s) for ~$target req/s"
-    declare -gA SH_RPS=() SH_P50=() SH_PRPS=() SH_CPU=() SH_AG=() SH_BAD=()
+    declare -gA SH_RPS=() SH_P50=() SH_PRPS=() SH_CPU=() SH_PCPU=() SH_AG=() SH_PAG=() SH_BAD=()
     for ((r = 1; r <= SHOP_ROUNDS; r++)); do
         for state in $( ((r % 2)) && echo "off on" || echo "on off"); do
             [ "$state" = on ] && start_agent agent
@@ -400,6 +400,10 @@ bench_shop() {
             res=$(shop_measure "$DURATION" "$PACE_CONNS" "$WORK/pace.lua")
             read -r rps reqs p50 bad w sh ag <<<"$res"
             SH_PRPS[$state]+="$rps "
+            # The same at half load: both states serve about the same rate, so the batching
+            # a saturated server gains (fewer epoll_waits per request) does not differ.
+            SH_PCPU[$state]+="$(calc '%.2f' "($w + $sh + $ag) * 1e6 / $CLK_TCK / $reqs") "
+            SH_PAG[$state]+="$(calc '%.2f' "$ag * 1e6 / $CLK_TCK / $reqs") "
             SH_P50[$state]+="$(calc '%.1f' "$p50 * 1000") "
             SH_BAD[$state]=$((${SH_BAD[$state]:-0} + bad))
             [ "$state" = on ] && {
@@ -417,7 +421,7 @@ bench_shop() {
 }
 
 shop_report() {
-    local off on loss cpu_off cpu_on cpu_add p_off p_on p_add ag
+    local off on loss cpu_off cpu_on cpu_add pcpu_off pcpu_on pcpu_add p_off p_on p_add ag
     off=$(med "${SH_RPS[off]}")
     on=$(med "${SH_RPS[on]}")
     loss=$(calc '%.1f' "100 * (1 - $on / $off)")
@@ -425,6 +429,9 @@ shop_report() {
     cpu_on=$(med "${SH_CPU[on]}")
     cpu_add=$(calc '%.2f' "$cpu_on - $cpu_off")
     ag=$(med "${SH_AG[on]}")
+    pcpu_off=$(med "${SH_PCPU[off]}")
+    pcpu_on=$(med "${SH_PCPU[on]}")
+    pcpu_add=$(calc '%.2f' "$pcpu_on - $pcpu_off")
     p_off=$(med "${SH_P50[off]}")
     p_on=$(med "${SH_P50[on]}")
     p_add=$(calc '%.1f' "$p_on - $p_off")
@@ -440,22 +447,28 @@ shop_report() {
     echo "  a connection's requests (closed loop with think time; wrk2 is not packaged). The"
     echo "  connection count was calibrated once, agent off, to give half of the saturated rate; the"
     echo "  p50 is wrk's (send to last byte, the pause excluded);"
-    echo "- CPU per request in the saturated run: utime+stime from /proc/PID/stat of wrk, every"
-    echo "  process under the harness (gateway, product, Redis, PostgreSQL) and the agent, over the"
-    echo "  run, divided by wrk's request count. BPF programs run in the traced threads' system"
-    echo "  time, so the kernel side of the agent is inside the services' and wrk's figures."
+    echo "- CPU per request, in each run: utime+stime from /proc/PID/stat of wrk, every process"
+    echo "  under the harness (gateway, product, Redis, PostgreSQL) and the agent, over the run,"
+    echo "  divided by wrk's request count. BPF programs run in the traced threads' system time,"
+    echo "  so the kernel side of the agent is inside the services' and wrk's figures. At"
+    echo "  saturation the agent-on state serves fewer requests per second, so each epoll_wait"
+    echo "  and wake-up is shared by fewer requests: that figure includes the batching lost. At"
+    echo "  half load both states serve the same rate, so it is the agent's own cost."
     echo
     printf '| %-26s | %12s | %12s | %12s |\n' "" "agent off" "agent on" "on - off"
     printf '| %-26s | %12s | %12s | %12s |\n' -------------------------- ------------ ------------ ------------
     printf '| %-26s | %12s | %12s | %11s%% |\n' "req/s at saturation (med)" "$off" "$on" "-$loss"
-    printf '| %-26s | %12s | %12s | %12s |\n' "CPU µs per request (med)" "$cpu_off" "$cpu_on" "$cpu_add"
+    printf '| %-26s | %12s | %12s | %12s |\n' "CPU µs/req, saturation" "$cpu_off" "$cpu_on" "$cpu_add"
     printf '| %-26s | %12s | %12s | %12s |\n' "  of which the agent" "" "$ag" ""
+    printf '| %-26s | %12s | %12s | %12s |\n' "CPU µs/req, half load" "$pcpu_off" "$pcpu_on" "$pcpu_add"
+    printf '| %-26s | %12s | %12s | %12s |\n' "  of which the agent" "" "$(med "${SH_PAG[on]}")" ""
     printf '| %-26s | %12s | %12s | %12s |\n' "p50 µs at half load (med)" "$p_off" "$p_on" "$p_add"
     printf '| %-26s | %12s | %12s | %12s |\n' "paced req/s (med)" "$(med "${SH_PRPS[off]}")" "$(med "${SH_PRPS[on]}")" ""
     printf '| %-26s | %12s | %12s | %12s |\n' "errors (all runs)" "${SH_BAD[off]:-0}" "${SH_BAD[on]:-0}" ""
     echo
     echo "- Goal, throughput loss <= 3 %: $(verdict "$loss" 3 '%')"
-    echo "- Goal, added CPU per request <= 5 µs: $(verdict "$cpu_add" 5 µs)"
+    echo "- Goal, added CPU per request <= 5 µs: at half load $(verdict "$pcpu_add" 5 µs);"
+    echo "  at saturation $(verdict "$cpu_add" 5 µs)"
     echo "- Goal, added p50 at half of saturation <= 10 µs: $(verdict "$p_add" 10 µs)"
     echo "- Agent events dropped in the last agent-on round: ${SH_DROPS:-n/a}; the agent's count of"
     echo "  the gateway's GET /api/products/{id} in that round: ${SH_GW:-n/a} (wrk sent $SH_SYS_REQS in the two runs);"
@@ -463,6 +476,7 @@ shop_report() {
     echo "  machine) per request sent: $(calc '%.0f' "$SH_SYS / $SH_SYS_REQS")."
     echo
     echo "Per round (off | on): req/s ${SH_RPS[off]}| ${SH_RPS[on]}; CPU µs/req ${SH_CPU[off]}| ${SH_CPU[on]};"
+    echo "half-load CPU µs/req ${SH_PCPU[off]}| ${SH_PCPU[on]};"
     echo "p50 µs ${SH_P50[off]}| ${SH_P50[on]}"
     echo
 }

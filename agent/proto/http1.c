@@ -126,11 +126,19 @@ static void set_path(struct ag_msg *m, const char *t, size_t n)
     ag_copy_str(m->target, sizeof(m->target), (const uint8_t *)t, len);
 }
 
-static int parse_start_line(struct ag_http1_state *st)
+/* One line, CRLF dropped: where it lies in the transfer, or the copy in st->line when it
+ * spanned transfers. cut: the line was longer than st->line and this is its start. */
+struct h1_line {
+    const char *p;
+    size_t len;
+    int cut;
+};
+
+static int parse_start_line(struct ag_http1_state *st, const struct h1_line *ln)
 {
-    const char *l = st->line;
-    size_t n = st->line_len, k = 0;
-    int cut = st->line_total > st->line_len;
+    const char *l = ln->p;
+    size_t n = ln->len, k = 0;
+    int cut = ln->cut;
 
     if (n >= 12 && memcmp(l, "HTTP/1.", 7) == 0 && l[7] >= '0' && l[7] <= '9' && l[8] == ' ') {
         unsigned s = 0;
@@ -168,10 +176,10 @@ static int parse_start_line(struct ag_http1_state *st)
     return 1;
 }
 
-static int parse_header(struct ag_http1_state *st)
+static int parse_header(struct ag_http1_state *st, const struct h1_line *ln)
 {
-    const char *l = st->line, *colon;
-    size_t n = st->line_len, vlen;
+    const char *l = ln->p, *colon;
+    size_t n = ln->len, vlen;
 
     if (l[0] == ' ' || l[0] == '\t') /* obs-fold continuation (RFC 9112 5.2): nothing we use */
         return 1;
@@ -239,13 +247,13 @@ static void end_headers(struct ag_http1_state *st, struct ag_out *o, const struc
         st->phase = H1_UNTIL_CLOSE;
 }
 
-static int chunk_size(struct ag_http1_state *st)
+static int chunk_size(struct ag_http1_state *st, const struct h1_line *ln)
 {
     uint64_t size = 0;
-    size_t i = 0, n = st->line_len;
+    size_t i = 0, n = ln->len;
 
     for (; i < n; i++) {
-        char c = st->line[i];
+        char c = ln->p[i];
         unsigned d;
         if (c >= '0' && c <= '9')
             d = (unsigned)(c - '0');
@@ -257,20 +265,21 @@ static int chunk_size(struct ag_http1_state *st)
             return 0;
         size = size << 4 | d;
     }
-    if (i == 0 || (i < n && st->line[i] != ';' && st->line[i] != ' ' && st->line[i] != '\t'))
+    if (i == 0 || (i < n && ln->p[i] != ';' && ln->p[i] != ' ' && ln->p[i] != '\t'))
         return 0;
     st->remaining = size;
     st->phase = size ? H1_CHUNK_DATA : H1_TRAILERS;
     return 1;
 }
 
-static int on_line(struct ag_http1_state *st, struct ag_out *o, const struct ag_xfer *x)
+static int on_line(struct ag_http1_state *st, struct ag_out *o, const struct ag_xfer *x,
+                   const struct h1_line *ln)
 {
-    int empty = st->line_total == 0;
+    int empty = ln->len == 0 && !ln->cut;
 
     switch (st->phase) {
     case H1_LINE:
-        if (!parse_start_line(st))
+        if (!parse_start_line(st, ln))
             return 0;
         st->synced = 1;
         st->phase = H1_HEADERS;
@@ -278,11 +287,11 @@ static int on_line(struct ag_http1_state *st, struct ag_out *o, const struct ag_
     case H1_HEADERS:
         if (empty)
             end_headers(st, o, x);
-        else if (!parse_header(st))
+        else if (!parse_header(st, ln))
             return 0;
         return 1;
     case H1_CHUNK_SIZE:
-        return chunk_size(st);
+        return chunk_size(st, ln);
     case H1_CHUNK_END:
         st->phase = H1_CHUNK_SIZE;
         return empty;
@@ -294,9 +303,10 @@ static int on_line(struct ag_http1_state *st, struct ag_out *o, const struct ag_
     return 0;
 }
 
-/* Parses visible bytes; returns how many were used before framing was lost (n if never). */
+/* Parses visible bytes; returns how many were used, and sets *bad when framing was
+ * lost after them (a bad or overlong line, which may end exactly where the bytes do). */
 static size_t consume(struct ag_http1_state *st, struct ag_out *o, const struct ag_xfer *x,
-                      const uint8_t *p, size_t n)
+                      const uint8_t *p, size_t n, int *bad)
 {
     size_t i = 0;
 
@@ -333,27 +343,44 @@ static size_t consume(struct ag_http1_state *st, struct ag_out *o, const struct 
         default: { /* a line-oriented phase */
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t take = nl ? (size_t)(nl - (p + i)) : n - i;
-            size_t room = sizeof(st->line) - st->line_len;
-            size_t keep = take < room ? take : room;
+            struct h1_line ln;
 
-            memcpy(st->line + st->line_len, p + i, keep);
-            st->line_len = (uint16_t)(st->line_len + keep);
-            st->line_total += (uint32_t)(take < LINE_LIMIT ? take : LINE_LIMIT);
             st->cur.bytes += take + (nl != NULL);
-            i += take;
-            if (st->line_total >= LINE_LIMIT)
-                return i;
-            if (!nl)
-                return n;
-            i++;
+            if (nl && st->line_total == 0 && take <= sizeof(st->line)) {
+                /* The whole line is in view: parsed where it lies, not copied (the common
+                 * case; the copy was a tenth of the agent's time). */
+                ln.p = (const char *)p + i;
+                ln.len = take;
+                ln.cut = 0;
+                i += take + 1;
+            } else {
+                size_t room = sizeof(st->line) - st->line_len;
+                size_t keep = take < room ? take : room;
+
+                memcpy(st->line + st->line_len, p + i, keep);
+                st->line_len = (uint16_t)(st->line_len + keep);
+                st->line_total += (uint32_t)(take < LINE_LIMIT ? take : LINE_LIMIT);
+                i += take;
+                if (st->line_total >= LINE_LIMIT) {
+                    *bad = 1;
+                    return i;
+                }
+                if (!nl)
+                    return n;
+                i++;
+                ln.p = st->line;
+                ln.len = st->line_len;
+                ln.cut = st->line_total > st->line_len;
+                st->line_len = 0;
+                st->line_total = 0;
+            }
             /* Drop the CR of CRLF; a bare LF is tolerated (RFC 9112 2.2). */
-            if (st->line_total > 0 && st->line_total == st->line_len &&
-                st->line[st->line_len - 1] == '\r')
-                st->line_len--, st->line_total--;
-            if (!on_line(st, o, x))
+            if (ln.len > 0 && !ln.cut && ln.p[ln.len - 1] == '\r')
+                ln.len--;
+            if (!on_line(st, o, x, &ln)) {
+                *bad = 1;
                 return i;
-            st->line_len = 0;
-            st->line_total = 0;
+            }
         }
         }
     }
@@ -514,8 +541,9 @@ int ag_http1_feed(struct ag_http1_state *st, const struct ag_xfer *x, struct ag_
         }
         if (i == nsp)
             break;
-        size_t used = consume(st, &o, x, sp[i].p, sp[i].len);
-        if (used < sp[i].len || st->line_total >= LINE_LIMIT) {
+        int bad = 0;
+        size_t used = consume(st, &o, x, sp[i].p, sp[i].len, &bad);
+        if (bad || used < sp[i].len) {
             rc = lost(st, &o, x, off + used);
             stop = 1;
         }

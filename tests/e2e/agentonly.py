@@ -10,45 +10,15 @@ has read their exec is missed); at exec, user space keeps those in the cgroup an
 after their executable, and lets every other child of the runner go."""
 
 import os
-import re
 import subprocess
 import unittest
 
 import harness
 import shoptest
-from agent import Agent, select
+from agent import Agent, loaded_prog_ids, prog_ids, select
 from helpers import poll
 
 DB = "db_client_operation_duration_seconds_count"
-
-
-def prog_ids(pid):
-    """Ids of the BPF programs process pid holds open (its fds' fdinfo)."""
-    out = set()
-    base = f"/proc/{pid}/fdinfo"
-    try:
-        fds = os.listdir(base)
-    except OSError:
-        return out
-    for fd in fds:
-        try:
-            with open(os.path.join(base, fd)) as f:
-                m = re.search(r"^prog_id:\s*(\d+)", f.read(), re.M)
-        except OSError:
-            continue
-        if m:
-            out.add(int(m.group(1)))
-    return out
-
-
-def loaded_prog_ids():
-    """Ids of every BPF program loaded in the kernel (bpftool's JSON)."""
-    import json
-    import subprocess
-    r = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
-    if r.returncode != 0:
-        return set()
-    return {p["id"] for p in json.loads(r.stdout or "[]")}
 
 
 def children(pid):
@@ -168,25 +138,7 @@ class AgentOnlyCase(unittest.TestCase):
         if bad:
             raise AssertionError("\n".join(bad))
 
-    def settle(self, fn, what, timeout=15, show=None):
-        """Polls the agent's metrics until fn(samples) is truthy; returns the samples. At the
-        deadline, the failure names show(last samples) when given."""
-        box = {}
 
-        def check():
-            box["m"] = self.agent.metrics()
-            return fn(box["m"])
-        try:
-            poll(check, timeout, what, interval=0.2)
-        except AssertionError as e:
-            if show is None:
-                raise
-            raise AssertionError(f"{e}; the agent has: {show(box['m'])}") from None
-        return box["m"]
-
-    def assertNoDrops(self, samples):
-        drops = {d["reason"]: v for d, v in select(samples, "vigil_agent_events_dropped_total")}
-        self.assertEqual(sum(drops.values()), 0, f"the agent lost events: {drops}")
 
 
 def _rmdir(path):

@@ -17,8 +17,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
 import shoptest  # noqa: E402
 from harness import expected_counts, loadgen  # noqa: E402
-from agent import Agent, select, total  # noqa: E402
-from helpers import poll  # noqa: E402
+from agent import Agent, drops, select, total  # noqa: E402
 
 # A rate the build sustains; the sanitizer pass is several times slower.
 SANITIZE = os.environ.get("VIGIL_SANITIZE") == "1"
@@ -73,19 +72,7 @@ class AgentCase(shoptest.ShopTestCase):
         finally:
             super().tearDownClass()
 
-    def settle(self, fn, what, timeout=10):
-        """Polls the agent's metrics until fn(samples) is truthy; returns the samples."""
-        box = {}
 
-        def check():
-            box["m"] = self.agent.metrics()
-            return fn(box["m"])
-        poll(check, timeout, what, interval=0.2)
-        return box["m"]
-
-    def assertNoDrops(self, samples):
-        drops = {d["reason"]: v for d, v in select(samples, "vigil_agent_events_dropped_total")}
-        self.assertEqual(sum(drops.values()), 0, f"the agent lost events: {drops}")
 
 
 class ExactnessTest(AgentCase):
@@ -110,10 +97,10 @@ class ExactnessTest(AgentCase):
             now, old = server_counts(samples, service, prefix), server_counts(base, service, prefix)
             return {k: v - old.get(k, 0) for k, v in now.items() if v != old.get(k, 0)}
 
-        m = self.settle(lambda s: sum(delta(s, "gateway", "/api/").values())
+        m = self.agent.settle(lambda s: sum(delta(s, "gateway", "/api/").values())
                         >= sum(want.values()), "gateway counts to reach loadgen's")
         self.assertEqual(delta(m, "gateway", "/api/"), want)
-        self.assertNoDrops(m)
+        self.assertEqual(drops(m), {}, "the agent lost events")
 
         # Internal calls the shop's design makes exact.
         gw = {k[2]: v for k, v in delta(m, "gateway").items()
@@ -147,7 +134,7 @@ class ExactnessTest(AgentCase):
             self.assertEqual(st, 200)
         # Both ends, so that no request of this test is still on its way into the next one's
         # baseline.
-        self.settle(lambda s: total(s, "db_client_operation_duration_seconds_count",
+        self.agent.settle(lambda s: total(s, "db_client_operation_duration_seconds_count",
                                     service_name="product", db_system_name="postgresql",
                                     db_operation_name="SELECT") == before + 25 and
                     total(s, SERVER, service_name="gateway",
@@ -169,7 +156,7 @@ class ExactnessTest(AgentCase):
             self.assertIn(f"# TYPE {family.removesuffix('_total')}", text)
 
     def test_syscalls_are_counted_per_service(self):
-        m = self.settle(lambda s: total(s, "vigil_syscalls_total", service_name="gateway") > 0,
+        m = self.agent.settle(lambda s: total(s, "vigil_syscalls_total", service_name="gateway") > 0,
                         "gateway syscalls")
         names = {d["syscall"] for d, _ in select(m, "vigil_syscalls_total",
                                                  service_name="gateway")}
@@ -191,7 +178,7 @@ class LatencyTest(AgentCase):
         route = "GET /api/products/{id}"
         lg_p50 = report["by_route"][route]["latency_ms"]["p50"] / 1000.0
         n = report["by_route"][route]["count"]
-        m = self.settle(lambda s: total(s, SERVER, service_name="gateway",
+        m = self.agent.settle(lambda s: total(s, SERVER, service_name="gateway",
                                         http_route="/api/products/{id}") >= n, "gateway views")
         buckets = sorted(
             (float(d["le"]), v) for d, v in
@@ -222,7 +209,7 @@ class RedactionTest(AgentCase):
                                token=token)
         self.assertEqual(st, 201, body)
         self.api("GET", "/api/products?q=secret-search-term", token=token)
-        m = self.settle(lambda s: total(s, SERVER, service_name="gateway",
+        m = self.agent.settle(lambda s: total(s, SERVER, service_name="gateway",
                                         http_route="/api/orders") >= 1, "the checkout")
         _, text = self.agent.scrape()
         for secret in (password, token, shoptest.CARD_OK["card_number"], "secret-search-term",
@@ -238,7 +225,7 @@ class SelectionTest(AgentCase):
     def test_only_selected_processes_are_reported(self):
         for i in range(1, 6):
             self.api("GET", f"/api/products/{i}")
-        m = self.settle(lambda s: total(s, SERVER, service_name="gateway",
+        m = self.agent.settle(lambda s: total(s, SERVER, service_name="gateway",
                                         http_route="/api/products/{id}") >= 5, "gateway views")
         services = {d["service_name"] for (name, labels), _ in m.items()
                     for d in [dict(labels)] if "service_name" in d and
@@ -261,13 +248,13 @@ class SelectionTest(AgentCase):
             for _ in range(3):
                 st, _, _ = harness.http("GET", f"http://127.0.0.1:{port}/api/products/1")
                 self.assertEqual(st, 200)
-            self.settle(lambda s: total(s, SERVER, service_name="gateway-late") >= 3,
+            self.agent.settle(lambda s: total(s, SERVER, service_name="gateway-late") >= 3,
                         "the late gateway's requests")
         finally:
             p.terminate()
             p.wait(timeout=15)
         t0 = time.monotonic()
-        self.settle(lambda s: not select(s, SERVER, service_name="gateway-late") and
+        self.agent.settle(lambda s: not select(s, SERVER, service_name="gateway-late") and
                     not select(s, "vigil_syscalls_total", service_name="gateway-late"),
                     "the exited service's series to go stale", timeout=20)
         self.assertGreaterEqual(time.monotonic() - t0, 2.0, "stale too early")

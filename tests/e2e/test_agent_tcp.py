@@ -190,14 +190,6 @@ class TcpAndHealthTest(unittest.TestCase):
             for ns in (NS_SEND, NS_RECV):  # deleting a namespace deletes its end of the veth
                 subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
 
-    def settle(self, fn, what, timeout=10):
-        box = {}
-
-        def check():
-            box["m"] = self.agent.metrics()
-            return fn(box["m"])
-        poll(check, timeout, what, interval=0.2)
-        return box["m"]
 
     def test_retransmits_are_counted_for_the_socket_owner(self):
         service = f"{TAG}-sender"
@@ -218,7 +210,7 @@ class TcpAndHealthTest(unittest.TestCase):
         self.assertEqual(sent, got, "the receiver got every byte (TCP recovered)")
         kernel = retrans_segs(NS_SEND) - before
         self.assertGreater(kernel, 0, "the link outage should have made the kernel retransmit")
-        m = self.settle(lambda s: total(s, "vigil_tcp_retransmits_total", service_name=service)
+        m = self.agent.settle(lambda s: total(s, "vigil_tcp_retransmits_total", service_name=service)
                         > 0, f"retransmits attributed to {service}")
         agent = total(m, "vigil_tcp_retransmits_total", service_name=service)
         # The tracepoint fires once per retransmitted skb, RetransSegs counts segments (one skb
@@ -250,7 +242,7 @@ class TcpAndHealthTest(unittest.TestCase):
             r.read()
             self.assertEqual(r.status, 200)
         conn.close()
-        m = self.settle(lambda s: sum(routes(s).values()) >= sum(want.values()),
+        m = self.agent.settle(lambda s: sum(routes(s).values()) >= sum(want.values()),
                         "the HTTP server's requests")
         self.assertEqual(routes(m), want)
 
@@ -267,11 +259,11 @@ class TcpAndHealthTest(unittest.TestCase):
         r = conn.getresponse()
         r.read()
         conn.close()
-        self.settle(lambda s: total(s, "vigil_agent_parse_resyncs_total", protocol="http")
+        self.agent.settle(lambda s: total(s, "vigil_agent_parse_resyncs_total", protocol="http")
                     > before, "an http resync")
 
     def test_health_families(self):
-        m = self.settle(lambda s: total(s, "vigil_agent_events_total", source="syscall") > 0,
+        m = self.agent.settle(lambda s: total(s, "vigil_agent_events_total", source="syscall") > 0,
                         "syscall events counted")
         fill = select(m, "vigil_agent_ringbuf_fill_ratio")
         self.assertEqual(len(fill), 1, "one ring-buffer fill gauge")

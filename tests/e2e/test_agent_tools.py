@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import harness  # noqa: E402
 import shoptest  # noqa: E402
-from agent import total  # noqa: E402
+from agent import drops, total  # noqa: E402
 from agentonly import AgentOnlyCase, children, db_ops, delta  # noqa: E402
 from helpers import poll  # noqa: E402
 
@@ -66,7 +66,7 @@ class RedisCase(AgentOnlyCase):
         def got(s):
             return delta(db_ops(s, "redis-benchmark", "redis"), before)
         if settle:
-            m = self.settle(lambda s: all(got(s).get(op, 0) >= REDIS_N for op in ("GET", "SET")),
+            m = self.agent.settle(lambda s: all(got(s).get(op, 0) >= REDIS_N for op in ("GET", "SET")),
                             f"{REDIS_N} GETs and SETs from redis-benchmark", timeout=30, show=got)
         else:
             # The counts are not known: wait until they have not changed for 3 s (a finished
@@ -78,8 +78,8 @@ class RedisCase(AgentOnlyCase):
                 if cur != box["last"]:
                     box["last"], box["since"] = cur, now
                 return cur and now - box["since"] >= 3.0
-            m = self.settle(still, "redis-benchmark's counts to settle", timeout=30)
-        self.assertNoDrops(m)
+            m = self.agent.settle(still, "redis-benchmark's counts to settle", timeout=30)
+        self.assertEqual(drops(m), {}, "the agent lost events")
         return got(m)
 
 
@@ -163,11 +163,11 @@ class PgbenchTest(AgentOnlyCase):
         done = int(m.group(1))
         self.assertEqual(done, PGBENCH_C * PGBENCH_T, out)
         want = {"SELECT": done, "UPDATE": done, "INSERT": done}
-        s = self.settle(lambda s: all(delta(db_ops(s, "pgbench", "postgresql"), before)
+        s = self.agent.settle(lambda s: all(delta(db_ops(s, "pgbench", "postgresql"), before)
                                       .get(op, 0) >= n for op, n in want.items()),
                         f"pgbench -M {mode}: {done} transactions", timeout=30,
                         show=lambda s: delta(db_ops(s, "pgbench", "postgresql"), before))
-        self.assertNoDrops(s)
+        self.assertEqual(drops(s), {}, "the agent lost events")
         got = delta(db_ops(s, "pgbench", "postgresql"), before)
         self.assertEqual({k: got.get(k) for k in want}, want, f"-M {mode}: {got}")
         # Nothing else but what the script says (pgbench sends no other statement here).
@@ -297,12 +297,12 @@ class NginxWrkTest(AgentOnlyCase):
                     total(s, CLIENT, service_name="nginx", server_port=pport, **route),
                     total(s, SERVER, service_name="product", **route))
         base = counts(agent_before)
-        s = self.settle(lambda s: all(c - b >= w for c, b, w in
+        s = self.agent.settle(lambda s: all(c - b >= w for c, b, w in
                                       zip(counts(s), base, (answered, n, n))),
                         "the agent's counts to reach nginx's", timeout=30,
                         show=lambda s: (tuple(c - b for c, b in zip(counts(s), base)),
                                         (answered, n, n)))
-        self.assertNoDrops(s)
+        self.assertEqual(drops(s), {}, "the agent lost events")
         got = tuple(int(c - b) for c, b in zip(counts(s), base))
         self.assertEqual(got, (answered, n, n),
                          f"(nginx server, nginx → product, product server) vs access log "

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import urllib.request
 
 import harness
@@ -62,7 +63,11 @@ def prog_ids(pid):
     what this agent loaded, unlike a name match, which also sees other agents on the host."""
     out = set()
     d = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(d):
+    try:
+        fds = os.listdir(d)
+    except OSError:
+        return out  # exited
+    for fd in fds:
         try:
             with open(os.path.join(d, fd)) as f:
                 for line in f:
@@ -120,6 +125,19 @@ class Agent:
     def metrics(self):
         return parse_metrics(self.scrape()[1])
 
+    def settle(self, fn, what, timeout=15, show=None):
+        """Scrapes until fn(samples) is truthy and returns those samples; fails at the deadline
+        with what, and with show(last samples) when given."""
+        deadline = time.monotonic() + timeout
+        while True:
+            samples = self.metrics()
+            if fn(samples):
+                return samples
+            if time.monotonic() >= deadline:
+                extra = f"; the agent has: {show(samples)}" if show else ""
+                raise AssertionError(f"{what}: not true after {timeout}s{extra}")
+            time.sleep(0.2)
+
     def stop(self):
         """SIGTERM; returns the exit status. The kernel must hold no Vigil program after."""
         if self.proc is None:
@@ -141,6 +159,11 @@ class Agent:
     def logtext(self):
         with open(self.log, errors="replace") as f:
             return f.read()
+
+
+def drops(samples):
+    """The agent's lost events by reason; a test wants this empty (or all zero)."""
+    return {d["reason"]: v for d, v in select(samples, "vigil_agent_events_dropped_total") if v}
 
 
 def vigil_programs():

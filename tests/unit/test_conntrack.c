@@ -621,6 +621,39 @@ static void test_close_delimited(void **state)
     ag_ct_destroy(ct);
 }
 
+/* A quiet protocol's server side is claimed but not parsed: nothing emitted, nothing unparsed;
+ * its client side, and other protocols' server side, are parsed as ever. */
+static void test_quiet_servers(void **state)
+{
+    struct ag_ct_config cfg = {
+        .emit = on_emit, .unparsed = on_unparsed, .quiet_servers = 1u << AG_PROTO_RESP};
+    struct ag_conntrack *ct = NULL;
+    struct ag_ct_stats st;
+
+    ngot = 0;
+    memset(unparsed_by_tgid, 0, sizeof(unparsed_by_tgid));
+    assert_int_equal(ag_ct_create(&cfg, &ct), 0);
+    ag_ct_accept(ct, &(struct ag_ct_id){TGID, 5, 0x500}, NULL, 10); /* Redis's own side */
+    xfer_str(ct, 5, 0x500, AG_DIR_INGRESS, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 1000);
+    xfer_str(ct, 5, 0x500, AG_DIR_EGRESS, "$1\r\nv\r\n", 1100);
+    ag_ct_connect(ct, &(struct ag_ct_id){TGID, 6, 0x600}, NULL, 10); /* a client of Redis */
+    xfer_str(ct, 6, 0x600, AG_DIR_EGRESS, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 2000);
+    xfer_str(ct, 6, 0x600, AG_DIR_INGRESS, "$1\r\nv\r\n", 2100);
+    ag_ct_accept(ct, &(struct ag_ct_id){TGID, 7, 0x700}, NULL, 10); /* an HTTP server */
+    xfer_str(ct, 7, 0x700, AG_DIR_INGRESS, "GET /a HTTP/1.1\r\n\r\n", 3000);
+    xfer_str(ct, 7, 0x700, AG_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3100);
+    ag_ct_stats(ct, &st);
+    assert_int_equal(st.conns_quiet, 1);
+    assert_int_equal(st.unparsed_bytes, 0);
+    assert_int_equal(ngot, 2);
+    assert_int_equal(got[0].proto, AG_PROTO_RESP);
+    assert_int_equal(got[0].role, AG_CT_CLIENT);
+    assert_string_equal(got[0].op, "GET");
+    assert_int_equal(got[1].proto, AG_PROTO_HTTP1);
+    assert_int_equal(got[1].role, AG_CT_SERVER);
+    ag_ct_destroy(ct);
+}
+
 static void test_names(void **state)
 {
     assert_string_equal(ag_ct_drop_name(AG_CT_DROP_REASSEMBLY_OVERFLOW), "reassembly_overflow");
@@ -635,13 +668,10 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scenarios),
-        cmocka_unit_test(test_table_full),
-        cmocka_unit_test(test_sweep_and_forget),
-        cmocka_unit_test(test_pipeline_overflow),
-        cmocka_unit_test(test_close_delimited),
-        cmocka_unit_test(test_close_range),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_scenarios),        cmocka_unit_test(test_table_full),
+        cmocka_unit_test(test_sweep_and_forget), cmocka_unit_test(test_pipeline_overflow),
+        cmocka_unit_test(test_close_delimited),  cmocka_unit_test(test_close_range),
+        cmocka_unit_test(test_quiet_servers),    cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, build_blobs, NULL);
 }

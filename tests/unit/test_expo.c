@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "buf.h"
 #include "expo.h"
 #include "families.h"
 #include "registry.h"
@@ -139,6 +141,20 @@ static void test_numbers(void **state)
         else
             assert_string_equal(b.data, cases[i].want);
         ag_buf_free(&b);
+    }
+}
+
+/* The label formatter agrees with inet_ntop. */
+static void test_ipv4(void **state)
+{
+    (void)state;
+    static const unsigned char addrs[][4] = {
+        {0, 0, 0, 0}, {127, 0, 0, 1}, {10, 20, 30, 40}, {192, 168, 100, 7}, {255, 255, 255, 255}};
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+        char want[INET_ADDRSTRLEN], got[AG_IPV4_MAX];
+        assert_non_null(inet_ntop(AF_INET, addrs[i], want, sizeof(want)));
+        assert_int_equal(ag_format_ipv4(addrs[i], got), strlen(want));
+        assert_string_equal(got, want);
     }
 }
 
@@ -356,6 +372,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_ipv4),
         cmocka_unit_test(test_negotiate),
         cmocka_unit_test(test_promtool),
         cmocka_unit_test(test_render_10k),
