@@ -346,6 +346,15 @@ static int on_record(void *ctx, void *data, size_t size)
     const struct ag_bpf_handlers *h = b->h;
     uint32_t kind;
 
+    /* The next record (records are 8-aligned, each after an 8-byte header; the data pages are
+     * mapped twice, so past the end is the start again): its first lines, header, 4-tuple and
+     * the start of the payload, are on their way in while this one is parsed. The kernel wrote
+     * them on another CPU, and that first touch was the agent's largest single cost (perf:
+     * 14 % of its time on the first read of a record's tuple). Measured: ~290 against ~300 ns
+     * per event in one series of runs, 259 against 325 in another; 8 lines did no better. */
+    const char *next = (const char *)data + ((size + 7) & ~(size_t)7) + 8;
+    for (int i = 0; i < 4; i++)
+        __builtin_prefetch(next + 64 * i);
     if (size < sizeof(kind)) {
         b->malformed++;
         return 0;

@@ -388,7 +388,8 @@ bench_shop() {
     declare -gA SH_RPS=() SH_P50=() SH_PRPS=() SH_CPU=() SH_PCPU=() SH_AG=() SH_PAG=() SH_BAD=()
     for ((r = 1; r <= SHOP_ROUNDS; r++)); do
         for state in $( ((r % 2)) && echo "off on" || echo "on off"); do
-            [ "$state" = on ] && start_agent agent
+            # shellcheck disable=SC2086 # SHOP_AGENT_ARGS: words on purpose
+            [ "$state" = on ] && start_agent agent ${SHOP_AGENT_ARGS:-}
             res=$(shop_measure "$DURATION" "$CONNECTIONS")
             read -r rps reqs p50 bad w sh ag <<<"$res"
             sat_reqs=$reqs
