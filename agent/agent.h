@@ -40,6 +40,7 @@ struct ag_agent {
     struct ag_conntrack *ct;          /* agent/conntrack.h: connections → requests */
     struct ag_route_patterns *routes; /* conf's route patterns, compiled; borrowed by ct */
     uint64_t ring_fill_max;           /* ring buffer bytes waiting, most seen since the tick */
+    bool quiet_warned;                /* ag_bpf_quiet failed once (logged once) */
 };
 
 #endif

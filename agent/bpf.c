@@ -37,6 +37,7 @@ struct ag_bpf {
     uint32_t *gen;               /* vg_gen[0], mapped: bumped after every change to watched */
     int stats_fd, errs_fd;       /* syscalls part's maps, -1 when that part is not running */
     int sock_svc_fd, retrans_fd; /* tcp part's maps, -1 when that part is not running */
+    int quiet_fd;                /* sockio's vg_quiet, -1 when that part is not running */
     int ncpus;
     struct syscalls_bpf *syscalls;
     struct proc_bpf *proc;
@@ -265,6 +266,8 @@ static int load_syscalls(struct ag_bpf *b, const struct ag_bpf_conf *c,
         b->stats_fd = bpf_map__fd(s->maps.vg_sys_stats);
         b->errs_fd = bpf_map__fd(s->maps.vg_sys_errs);
     }
+    if (io)
+        b->quiet_fd = bpf_map__fd(s->maps.vg_quiet);
     b->parts |= c->parts & (AG_BPF_SOCKIO | AG_BPF_SYSCALLS);
     return 0;
 fail:
@@ -423,7 +426,7 @@ int ag_bpf_open(const struct ag_bpf_conf *conf, struct ag_bpf **out)
     if (!b)
         return -ENOMEM;
     b->watched_fd = b->events_fd = b->counters_fd = b->gen_fd = b->stats_fd = b->errs_fd = -1;
-    b->sock_svc_fd = b->retrans_fd = -1;
+    b->sock_svc_fd = b->retrans_fd = b->quiet_fd = -1;
     b->ncpus = libbpf_num_possible_cpus();
     if (b->ncpus <= 0) {
         err = b->ncpus ? b->ncpus : -EINVAL;
@@ -491,6 +494,16 @@ int ag_bpf_unwatch(struct ag_bpf *b, uint32_t tgid)
         return errno == ENOENT ? 0 : -errno;
     bump_gen(b);
     return 0;
+}
+
+int ag_bpf_quiet(struct ag_bpf *b, uint32_t tgid, uint64_t sock_ino)
+{
+    struct vg_quiet_key key = {.ino = sock_ino, .tgid = tgid};
+    uint8_t one = 1;
+
+    if (b->quiet_fd < 0)
+        return -ENOENT;
+    return bpf_map_update_elem(b->quiet_fd, &key, &one, BPF_ANY) ? -errno : 0;
 }
 
 int ag_bpf_watched(struct ag_bpf *b, uint32_t tgid, uint32_t *svc)
@@ -668,6 +681,7 @@ int ag_bpf_counters(struct ag_bpf *b, struct ag_bpf_counters *out)
         .skip_unix = sum[VG_CNT_SKIP_UNIX],
         .skip_other = sum[VG_CNT_SKIP_OTHER],
         .retrans_unowned = sum[VG_CNT_RETRANS_UNOWNED],
+        .xfer_quiet = sum[VG_CNT_XFER_QUIET],
         .malformed = b->malformed,
     };
     return 0;

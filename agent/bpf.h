@@ -57,6 +57,7 @@ struct ag_bpf_counters {
     uint64_t drop_watch;                      /* watched map full: a new process not followed */
     uint64_t skip_unix, skip_other;           /* transfers on Unix / non-TCP inet sockets */
     uint64_t retrans_unowned;                 /* TCP retransmits on sockets of no watched process */
+    uint64_t xfer_quiet;                      /* transfers on sockets marked by ag_bpf_quiet */
     uint64_t malformed;                       /* user space: records too short for their kind */
 };
 
@@ -87,6 +88,10 @@ unsigned ag_bpf_parts(const struct ag_bpf *b);
 int ag_bpf_watch(struct ag_bpf *b, uint32_t tgid, uint32_t svc);
 /* Removes tgid; 0 also when it was not watched. */
 int ag_bpf_unwatch(struct ag_bpf *b, uint32_t tgid);
+/* From now on, transfers of process tgid on the socket with inode sock_ino send no record
+ * (counted in xfer_quiet): for sockets whose bytes are not wanted. -ENOENT without the sockio
+ * part. The map is LRU (VG_QUIET_MAX): nothing needs removing. */
+int ag_bpf_quiet(struct ag_bpf *b, uint32_t tgid, uint64_t sock_ino);
 /* *svc = watched[tgid]; -ENOENT when not watched. */
 int ag_bpf_watched(struct ag_bpf *b, uint32_t tgid, uint32_t *svc);
 

@@ -114,6 +114,9 @@ struct ag_ct_config {
      * because nothing is reported from it (the database's own side of a query). Parsing it
      * was a sixth of the agent's time in the shop, for records the caller threw away. */
     uint32_t quiet_servers;
+    /* Told once per connection that went quiet, so that its bytes can stop at the source
+     * (ag_bpf_quiet); may be NULL. */
+    void (*quiet)(void *ctx, const struct ag_ct_id *id);
 };
 
 struct ag_conntrack;

@@ -138,6 +138,10 @@ static int detect(struct ag_conntrack *ct, struct ct_conn *c, const struct ag_xf
             c->proto = (uint8_t)ops->proto;
             c->phase = CT_QUIET;
             ct->stats.conns_quiet++;
+            if (ct->cfg.quiet) {
+                struct ag_ct_id id = {.tgid = c->tgid, .fd = c->fd, .sock_id = c->sock_id};
+                ct->cfg.quiet(ct->cfg.ctx, &id);
+            }
             return 1;
         }
         return start_parsing(c, ops);

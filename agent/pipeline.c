@@ -169,6 +169,18 @@ static void emit(void *ctx, const struct ag_request *r)
     }
 }
 
+/* The kernel side stops sending this socket's transfers: a record it never writes costs neither
+ * side anything (docs/agent.md has the figures). */
+static void quiet(void *ctx, const struct ag_ct_id *id)
+{
+    struct ag_agent *ag = ctx;
+
+    if (id->sock_id && ag_bpf_quiet(ag->bpf, id->tgid, id->sock_id) && !ag->quiet_warned) {
+        ag->quiet_warned = true;
+        ag_log(AG_LOG_WARN, "cannot mark a socket quiet in the kernel: its bytes keep coming");
+    }
+}
+
 static void unparsed(void *ctx, uint32_t tgid, uint64_t bytes)
 {
     struct ag_agent *ag = ctx;
@@ -234,6 +246,7 @@ int ag_pipeline_start(struct ag_agent *ag)
         .ctx = ag,
         /* emit() reports databases and brokers from their clients' side only. */
         .quiet_servers = 1u << AG_PROTO_PGWIRE | 1u << AG_PROTO_RESP | 1u << AG_PROTO_AMQP,
+        .quiet = quiet,
     };
     struct ag_bpf_conf bc;
     uint64_t bounds[VG_LAT_BOUNDS_MAX];

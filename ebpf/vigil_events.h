@@ -162,6 +162,7 @@ enum vg_counter {
     VG_CNT_SKIP_UNIX,       /* transfers on Unix sockets (skipped) */
     VG_CNT_SKIP_OTHER,      /* transfers on non-TCP inet sockets (UDP, raw; skipped) */
     VG_CNT_RETRANS_UNOWNED, /* TCP retransmits on sockets no watched process was seen using */
+    VG_CNT_XFER_QUIET,      /* transfers on sockets user space marked quiet (vg_quiet): no record */
     VG_CNT_MAX = 16,
 };
 
@@ -184,6 +185,19 @@ struct vg_sys_stats {
  * destroys the socket. */
 #define VG_SOCK_SVC_MAX 65536
 #define VG_RETRANS_MAX  4096
+
+/* sockio: sockets whose transfers user space does not want (the server side of a database or
+ * broker: recognised from its first bytes, reported from the client side only). Keyed by the
+ * socket's inode and the process, not by struct sock *: an address is reused by the next socket,
+ * an inode number with the same process practically never, so a stale entry (a close not seen,
+ * a process gone) does no harm and ages out of the LRU map. */
+#define VG_QUIET_MAX 16384
+
+struct vg_quiet_key {
+    __u64 ino;
+    __u32 tgid;
+    __u32 pad;
+};
 
 struct vg_sys_err_key {
     __u32 svc;

@@ -9,7 +9,9 @@
 #      with and without latency) and under the whole agent (loop not watched, watched without
 #      and with syscall latency).
 #   2. the shop through the gateway, agent off vs on (watch all, its default): wrk at saturation,
-#      a paced wrk at half of it for p50, CPU per request of every process involved.
+#      a paced wrk at half of it for p50, CPU per request of every process involved; then one
+#      run with kernel.bpf_stats_enabled for the BPF programs' time per request.
+#      SHOP_AGENT_ARGS adds vigil-agent arguments to the agent-on state (e.g. "--config F").
 #   3. agent RSS and /metrics scrape time at 10,000 series (10,000 distinct routes to a watched
 #      bare-mhd).
 #   4. events/s of the pipeline on one core (agent pinned to one CPU) and the parsers' MB/s
@@ -385,11 +387,12 @@ bench_shop() {
     probe=$(shop_measure 2 4 "$WORK/pace.lua" | awk '{ print $1 }')
     PACE_CONNS=$(awk -v t="$target" -v p="$probe" 'BEGIN { c = int(4 * t / p + 0.5); print (c < 1 ? 1 : c) }')
     log "  saturation ~$sat req/s; paced: $PACE_CONNS connections (4 gave $probe req/s) for ~$target req/s"
+    # SHOP_AGENT_ARGS: more vigil-agent arguments for the agent-on state (words).
+    read -ra AGENT_EXTRA <<<"${SHOP_AGENT_ARGS:-}"
     declare -gA SH_RPS=() SH_P50=() SH_PRPS=() SH_CPU=() SH_PCPU=() SH_AG=() SH_PAG=() SH_BAD=()
     for ((r = 1; r <= SHOP_ROUNDS; r++)); do
         for state in $( ((r % 2)) && echo "off on" || echo "on off"); do
-            # shellcheck disable=SC2086 # SHOP_AGENT_ARGS: words on purpose
-            [ "$state" = on ] && start_agent agent ${SHOP_AGENT_ARGS:-}
+            [ "$state" = on ] && start_agent agent "${AGENT_EXTRA[@]}"
             res=$(shop_measure "$DURATION" "$CONNECTIONS")
             read -r rps reqs p50 bad w sh ag <<<"$res"
             sat_reqs=$reqs
@@ -418,7 +421,40 @@ bench_shop() {
                 "$(echo "${SH_CPU[$state]}" | awk '{ print $NF }') µs CPU/req, p50 $(echo "${SH_P50[$state]}" | awk '{ print $NF }') µs at $rps req/s"
         done
     done
+    shop_bpf_time
     stop_named shop 90
+}
+
+# Program run time of the agent's BPF programs (vg_*) per request: one more saturated run,
+# agent on, with kernel.bpf_stats_enabled (the kernel then times every run of every program,
+# which costs a little itself: not one of the measured rounds). Sets SH_BPF (lines
+# "name runs/request ns/run ns/request") and SH_BPF_TOTAL.
+bpf_prog_stats() {
+    bpftool -j prog show | "$PYTHON" -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p.get("name", "").startswith("vg_"):
+        print(p["id"], p["name"], p.get("run_time_ns", 0), p.get("run_cnt", 0))'
+}
+
+shop_bpf_time() {
+    local before after was res reqs
+    was=$(sysctl -n kernel.bpf_stats_enabled)
+    start_agent agent "${AGENT_EXTRA[@]}"
+    sysctl -qw kernel.bpf_stats_enabled=1
+    before=$(bpf_prog_stats)
+    res=$(shop_measure "$DURATION" "$CONNECTIONS")
+    after=$(bpf_prog_stats)
+    sysctl -qw kernel.bpf_stats_enabled="$was"
+    stop_named agent
+    reqs=$(echo "$res" | awk '{ print $2 }')
+    SH_BPF=$(awk -v reqs="$reqs" '
+        NR == FNR { t0[$1] = $3; c0[$1] = $4; next }
+        { t = $3 - t0[$1]; c = $4 - c0[$1]; if (c <= 0) next
+          printf "%s %.2f %.0f %.0f\n", $2, c / reqs, t / c, t / reqs; tot += t }
+        END { printf "total - - %.0f\n", tot / reqs }' <(echo "$before") <(echo "$after"))
+    SH_BPF_TOTAL=$(echo "$SH_BPF" | awk '$1 == "total" { print $4 }')
+    log "  BPF program time per request: ${SH_BPF_TOTAL} ns"
 }
 
 shop_report() {
@@ -475,6 +511,14 @@ shop_report() {
     echo "  the gateway's GET /api/products/{id} in that round: ${SH_GW:-n/a} (wrk sent $SH_SYS_REQS in the two runs);"
     echo "  syscalls the agent counted in that round (every process: shop, wrk, the rest of the"
     echo "  machine) per request sent: $(calc '%.0f' "$SH_SYS / $SH_SYS_REQS")."
+    echo
+    echo "Where the agent's kernel side goes: one more saturated run, agent on, with"
+    echo "kernel.bpf_stats_enabled=1 (the kernel's own timing of every program run, which adds to it):"
+    echo
+    echo "| program | runs per request | ns per run | ns per request |"
+    echo "| --- | --- | --- | --- |"
+    echo "$SH_BPF" | awk '$1 != "total" { printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }'
+    echo "| all | | | $SH_BPF_TOTAL |"
     echo
     echo "Per round (off | on): req/s ${SH_RPS[off]}| ${SH_RPS[on]}; CPU µs/req ${SH_CPU[off]}| ${SH_CPU[on]};"
     echo "half-load CPU µs/req ${SH_PCPU[off]}| ${SH_PCPU[on]};"

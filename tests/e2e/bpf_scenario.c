@@ -3,6 +3,7 @@
 #include "bpf_scenario.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -288,6 +290,44 @@ pid_t spawn_ipv6_pair(struct ag_bpf *b, uint32_t svc, int n, uint16_t *port)
         _exit(0);
     }
     close(l);
+    return watch_go_wait(b, pid, svc, go);
+}
+
+pid_t spawn_quiet_pair(struct ag_bpf *b, uint32_t svc, uint64_t *quiet_ino)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int go[2], l = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0), sfd;
+    char c = 0, buf[64];
+    struct stat st;
+    pid_t pid;
+
+    if (l < 0 || cfd < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+        getsockname(l, (struct sockaddr *)&a, &len) ||
+        connect(cfd, (struct sockaddr *)&a, sizeof(a)) || (sfd = accept(l, NULL, NULL)) < 0 ||
+        fstat(sfd, &st) || pipe(go))
+        return -1;
+    close(l);
+    *quiet_ino = (uint64_t)st.st_ino;
+    pid = fork();
+    if (pid == 0) {
+        close(go[1]);
+        must(read(go[0], &c, 1) == 1, 2);
+        must(write(cfd, QUIET_REQ, strlen(QUIET_REQ)) == (ssize_t)strlen(QUIET_REQ), 3);
+        read_all(sfd, buf, strlen(QUIET_REQ));
+        must(write(sfd, QUIET_RESP, strlen(QUIET_RESP)) == (ssize_t)strlen(QUIET_RESP), 4);
+        read_all(cfd, buf, strlen(QUIET_RESP));
+        _exit(0);
+    }
+    close(cfd);
+    close(sfd);
+    if (pid < 0 || ag_bpf_quiet(b, (uint32_t)pid, *quiet_ino)) {
+        close(go[0]);
+        close(go[1]);
+        if (pid > 0)
+            kill(pid, SIGKILL), waitpid(pid, NULL, 0);
+        return -1;
+    }
     return watch_go_wait(b, pid, svc, go);
 }
 

@@ -57,6 +57,14 @@ pid_t spawn_getppid_loop(struct ag_bpf *b, uint32_t svc, int n);
 #define PING6 "PING6 HTTP/1.1\r\n\r\n"
 pid_t spawn_ipv6_pair(struct ag_bpf *b, uint32_t svc, int n, uint16_t *port);
 
+/* A watched child on a 127.0.0.1 connection the parent made: the client end writes QUIET_REQ,
+ * the accepted end reads it and answers QUIET_RESP, which the client end reads. The accepted
+ * end is marked quiet (ag_bpf_quiet) before the child starts; *quiet_ino is its inode. Returns
+ * the child's pid after it exited, or -1. */
+#define QUIET_REQ  "*1\r\n$4\r\nPING\r\n"
+#define QUIET_RESP "+PONG\r\n"
+pid_t spawn_quiet_pair(struct ag_bpf *b, uint32_t svc, uint64_t *quiet_ino);
+
 /* Remembers the vg_* programs and maps that exist now (another agent's): not counted later. */
 void vigil_objects_snapshot(void);
 /* Programs and maps named vg_* that were not there at the first call, after waiting up to

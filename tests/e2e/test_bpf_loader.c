@@ -428,6 +428,45 @@ static void test_ipv6_and_parts(unsigned parts, bool latency)
     free(s.xfer);
 }
 
+/* A socket marked quiet sends no transfer record, and each of its transfers is counted; the
+ * other end of the same connection is reported as ever. */
+static void test_quiet(void)
+{
+    struct ag_bpf_conf conf;
+    struct ag_bpf_counters c;
+    struct ag_bpf *b = NULL;
+    struct seen s = {0};
+    uint64_t ino = 0;
+    int out = 0, in = 0;
+    pid_t kid;
+
+    ag_bpf_conf_default(&conf);
+    CHECK(ag_bpf_open(&conf, &b) == 0, "open for quiet");
+    if (!b)
+        return;
+    kid = spawn_quiet_pair(b, SVC_A, &ino);
+    CHECK(kid > 0, "spawn the quiet pair");
+    for (int i = 0; i < 5; i++)
+        ag_bpf_poll(b, 20, &handlers, &s);
+    for (size_t i = 0; i < s.n_xfer; i++) {
+        const struct vg_xfer_event *e = &s.xfer[i];
+
+        if (e->tgid != (uint32_t)kid)
+            continue;
+        CHECK(e->ino != ino, "a record from the quiet socket (%s)",
+              e->direction == VG_DIR_EGRESS ? "egress" : "ingress");
+        if (e->direction == VG_DIR_EGRESS)
+            out += e->head_len == strlen(QUIET_REQ) && !memcmp(e->data, QUIET_REQ, e->head_len);
+        else
+            in += e->head_len == strlen(QUIET_RESP) && !memcmp(e->data, QUIET_RESP, e->head_len);
+    }
+    CHECK(out == 1 && in == 1, "the client end's transfers: %d out, %d in, want 1 and 1", out, in);
+    CHECK(ag_bpf_counters(b, &c) == 0 && c.xfer_quiet == 2, "quiet transfers counted: %llu",
+          (unsigned long long)c.xfer_quiet);
+    ag_bpf_close(b);
+    free(s.xfer);
+}
+
 int main(void)
 {
     struct ag_bpf_conf conf;
@@ -468,6 +507,7 @@ int main(void)
     ag_bpf_close(b);
     CHECK(vigil_objects_left(3000) == 0, "vg_* programs or maps left after ag_bpf_close");
     test_counts_only();
+    test_quiet();
     CHECK(vigil_objects_left(3000) == 0, "vg_* objects left after the counts-only run");
     test_ipv6_and_parts(AG_BPF_SOCKIO, false);
     test_ipv6_and_parts(AG_BPF_SOCKIO | AG_BPF_SYSCALLS, false);

@@ -621,12 +621,23 @@ static void test_close_delimited(void **state)
     ag_ct_destroy(ct);
 }
 
-/* A quiet protocol's server side is claimed but not parsed: nothing emitted, nothing unparsed;
- * its client side, and other protocols' server side, are parsed as ever. */
+static struct ag_ct_id quiet_ids[4];
+static int nquiet;
+
+static void on_quiet(void *ctx, const struct ag_ct_id *id)
+{
+    assert_true(nquiet < 4);
+    quiet_ids[nquiet++] = *id;
+}
+
+/* A quiet protocol's server side is claimed but not parsed: nothing emitted, nothing unparsed,
+ * the caller told once; its client side, and other protocols' server side, are parsed as ever. */
 static void test_quiet_servers(void **state)
 {
-    struct ag_ct_config cfg = {
-        .emit = on_emit, .unparsed = on_unparsed, .quiet_servers = 1u << AG_PROTO_RESP};
+    struct ag_ct_config cfg = {.emit = on_emit,
+                               .unparsed = on_unparsed,
+                               .quiet_servers = 1u << AG_PROTO_RESP,
+                               .quiet = on_quiet};
     struct ag_conntrack *ct = NULL;
     struct ag_ct_stats st;
 
@@ -644,6 +655,10 @@ static void test_quiet_servers(void **state)
     xfer_str(ct, 7, 0x700, AG_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3100);
     ag_ct_stats(ct, &st);
     assert_int_equal(st.conns_quiet, 1);
+    assert_int_equal(nquiet, 1);
+    assert_int_equal(quiet_ids[0].tgid, TGID);
+    assert_int_equal(quiet_ids[0].fd, 5);
+    assert_int_equal(quiet_ids[0].sock_id, 0x500);
     assert_int_equal(st.unparsed_bytes, 0);
     assert_int_equal(ngot, 2);
     assert_int_equal(got[0].proto, AG_PROTO_RESP);

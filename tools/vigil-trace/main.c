@@ -130,13 +130,14 @@ static void print_counters(struct ag_bpf *b)
     if (ag_bpf_counters(b, &c))
         return;
     printf("counters xfer=%llu conn=%llu proc=%llu drop_xfer=%llu drop_conn=%llu drop_proc=%llu "
-           "drop_stats=%llu drop_watch=%llu skip_unix=%llu skip_other=%llu malformed=%llu\n",
+           "drop_stats=%llu drop_watch=%llu skip_unix=%llu skip_other=%llu quiet=%llu "
+           "malformed=%llu\n",
            (unsigned long long)c.events_xfer, (unsigned long long)c.events_conn,
            (unsigned long long)c.events_proc, (unsigned long long)c.drop_xfer,
            (unsigned long long)c.drop_conn, (unsigned long long)c.drop_proc,
            (unsigned long long)c.drop_stats, (unsigned long long)c.drop_watch,
            (unsigned long long)c.skip_unix, (unsigned long long)c.skip_other,
-           (unsigned long long)c.malformed);
+           (unsigned long long)c.xfer_quiet, (unsigned long long)c.malformed);
 }
 
 /* Forks cmd stopped on a pipe, so that it is watched before its first instruction. */
