@@ -10,6 +10,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "harness"))
 
+import harness  # noqa: E402
 import shoptest  # noqa: E402
 
 
@@ -40,7 +41,12 @@ def main():
         result = runner.run(suite)
     finally:
         shoptest.stop_backing()
+        left = harness.reap_leftovers()
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    if left:
+        print(f"{kind}: FAIL: processes left running after the tests (now stopped): "
+              f"{', '.join(sorted(set(left)))}")
+        failed += 1
     passed = result.testsRun - failed - len(result.skipped)
     print(f"{kind}: {passed} passed, {failed} failed, {len(result.skipped)} skipped")
     return 0 if failed == 0 and result.testsRun > 0 else 1

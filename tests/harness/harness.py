@@ -121,13 +121,17 @@ def tail(log, n=30):
     return "\n--- " + log + " ---\n" + "".join(lines)
 
 
+# Every daemon spawn() started in this process, for reap_leftovers().
+_spawned = []
+
+
 def spawn(argv, log, env=None, user=None, cwd=None):
     """Starts a daemon-like child: own session, no inherited descriptors, output to log."""
     if user:
         argv = ["runuser", "-u", user, "--"] + argv
     out = open(log, "ab")
     try:
-        return subprocess.Popen(
+        p = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -137,8 +141,26 @@ def spawn(argv, log, env=None, user=None, cwd=None):
             start_new_session=True,
             close_fds=True,
         )
+        _spawned.append(p)
+        return p
     finally:
         out.close()
+
+
+def reap_leftovers():
+    """Stops (SIGTERM, then SIGKILL) every daemon spawn() started here that still runs, and
+    returns their command names: after a test run there should be none. A teardown that broke
+    once left twelve agents attached to every syscall of the machine."""
+    left = []
+    for p in _spawned:
+        if p.poll() is None:
+            argv = list(p.args)
+            cmd = argv[argv.index("--") + 1] if "--" in argv[:-1] else argv[0]
+            left.append(os.path.basename(cmd))
+            stop_pid(p.pid)
+            p.poll()
+    _spawned.clear()
+    return left
 
 
 def stop_pid(pid, deadline=10.0):
