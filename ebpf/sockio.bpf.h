@@ -387,10 +387,14 @@ static __always_inline void emit_gathered(const struct xfer_meta *m)
         vg_count(VG_CNT_XFER, 1);
 }
 
-static __always_inline void emit_xfer(struct vg_io_args *a, __u32 svc, __u64 ts_enter,
-                                      __u64 ts_exit, long ret, __u8 dir, int fd, int capture)
+/* A transfer on fd, already walked to its socket sk (NULL: not TCP, nothing to send). */
+static __always_inline void emit_xfer_sk(struct vg_io_args *a, struct sock *sk, __u64 ino,
+                                         __u32 svc, __u64 ts_enter, __u64 ts_exit, long ret,
+                                         __u8 dir, int fd, int capture)
 {
     struct xfer_meta m = {.a = a,
+                          .sk = sk,
+                          .ino = ino,
                           .ts_enter = ts_enter,
                           .ts_exit = ts_exit,
                           .ret = ret,
@@ -398,13 +402,12 @@ static __always_inline void emit_xfer(struct vg_io_args *a, __u32 svc, __u64 ts_
                           .fd = fd,
                           .dir = dir};
 
-    m.sk = vg_fd_to_tcp(fd, &m.ino);
-    if (!m.sk)
+    if (!sk)
         return;
-    remember_owner(a, m.sk, svc, 1);
+    remember_owner(a, sk, svc, 1);
     /* A lookup on every transfer (~30 ns) to save a record (~450 ns here, ~300 in the agent)
-     * on the quiet ones: in the shop, Redis's own side is two of a request's ten transfers. */
-    struct vg_quiet_key qk = {.ino = m.ino, .tgid = vg_tgid()};
+     * on the quiet ones: Redis's own side is half the transfers of every cache lookup. */
+    struct vg_quiet_key qk = {.ino = ino, .tgid = vg_tgid()};
     if (bpf_map_lookup_elem(&vg_quiet, &qk)) {
         vg_count(VG_CNT_XFER_QUIET, 1);
         return;
@@ -413,6 +416,15 @@ static __always_inline void emit_xfer(struct vg_io_args *a, __u32 svc, __u64 ts_
         emit_gathered(&m);
     else
         emit_flat(&m, capture);
+}
+
+static __always_inline void emit_xfer(struct vg_io_args *a, __u32 svc, __u64 ts_enter,
+                                      __u64 ts_exit, long ret, __u8 dir, int fd, int capture)
+{
+    __u64 ino = 0;
+    struct sock *sk = vg_fd_to_tcp(fd, &ino);
+
+    emit_xfer_sk(a, sk, ino, svc, ts_enter, ts_exit, ret, dir, fd, capture);
 }
 
 /* Reserves a connection event and fills what every kind has; NULL (counted) when full. */
@@ -565,6 +577,7 @@ static __always_inline void vg_io_enter(struct vg_io_args *a, __u16 sys, struct 
 static __always_inline void vg_io_exit(struct vg_io_args *a, long ret, __u32 svc, __u64 ts_enter,
                                        __u64 ts_exit)
 {
+    struct sock *sk;
     __u64 ino = 0;
 
     switch (a->sys) {
@@ -589,8 +602,9 @@ static __always_inline void vg_io_exit(struct vg_io_args *a, long ret, __u32 svc
          * from the source. */
         if (ret <= 0)
             break;
-        if (vg_fd_to_tcp(a->fd, &ino))
-            emit_xfer(a, svc, ts_enter, ts_exit, ret, VG_DIR_EGRESS, a->fd, 0);
+        sk = vg_fd_to_tcp(a->fd, &ino);
+        if (sk)
+            emit_xfer_sk(a, sk, ino, svc, ts_enter, ts_exit, ret, VG_DIR_EGRESS, a->fd, 0);
         else
             emit_xfer(a, svc, ts_enter, ts_exit, ret, VG_DIR_INGRESS, a->fd2, 0);
         break;

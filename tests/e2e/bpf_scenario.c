@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <fcntl.h> /* splice */
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -327,6 +329,48 @@ pid_t spawn_quiet_pair(struct ag_bpf *b, uint32_t svc, uint64_t *quiet_ino)
         if (pid > 0)
             kill(pid, SIGKILL), waitpid(pid, NULL, 0);
         return -1;
+    }
+    return watch_go_wait(b, pid, svc, go);
+}
+
+pid_t spawn_sendfile_splice(struct ag_bpf *b, uint32_t svc)
+{
+    int go[2];
+    char c = 0;
+    pid_t pid;
+
+    if (pipe(go))
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(a);
+        int l = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0), sfd, p[2];
+        char path[] = "/tmp/vigil-sendfile-XXXXXX", buf[SENDFILE_BYTES];
+        int file = mkstemp(path);
+        off_t off = 0;
+
+        close(go[1]);
+        must(read(go[0], &c, 1) == 1, 2);
+        must(l >= 0 && cfd >= 0 && file >= 0 && pipe(p) == 0, 3);
+        unlink(path);
+        memset(buf, 'x', sizeof(buf));
+        must(write(file, buf, sizeof(buf)) == (ssize_t)sizeof(buf), 4);
+        must(!bind(l, (struct sockaddr *)&a, sizeof(a)) && !listen(l, 1) &&
+                 !getsockname(l, (struct sockaddr *)&a, &len) &&
+                 !connect(cfd, (struct sockaddr *)&a, sizeof(a)),
+             5);
+        sfd = accept(l, NULL, NULL);
+        must(sfd >= 0, 6);
+        /* file -> client socket, socket -> pipe on the server end, pipe -> server socket back */
+        while (off < SENDFILE_BYTES)
+            must(sendfile(cfd, file, &off, (size_t)(SENDFILE_BYTES - off)) > 0, 7);
+        for (ssize_t got = 0, k; got < SENDFILE_BYTES; got += k)
+            must((k = splice(sfd, NULL, p[1], NULL, (size_t)(SENDFILE_BYTES - got), 0)) > 0, 8);
+        for (ssize_t put = 0, k; put < SENDFILE_BYTES; put += k)
+            must((k = splice(p[0], NULL, sfd, NULL, (size_t)(SENDFILE_BYTES - put), 0)) > 0, 9);
+        read_all(cfd, buf, SENDFILE_BYTES);
+        _exit(0);
     }
     return watch_go_wait(b, pid, svc, go);
 }

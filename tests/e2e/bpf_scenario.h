@@ -65,6 +65,12 @@ pid_t spawn_ipv6_pair(struct ag_bpf *b, uint32_t svc, int n, uint16_t *port);
 #define QUIET_RESP "+PONG\r\n"
 pid_t spawn_quiet_pair(struct ag_bpf *b, uint32_t svc, uint64_t *quiet_ino);
 
+/* A watched child that sendfile()s SENDFILE_BYTES of a file to the client end of a 127.0.0.1
+ * connection, splice()s them from the server end into a pipe and from the pipe back out of the
+ * server end, and read()s them on the client end. Returns its pid after it exited, or -1. */
+#define SENDFILE_BYTES 3000
+pid_t spawn_sendfile_splice(struct ag_bpf *b, uint32_t svc);
+
 /* Remembers the vg_* programs and maps that exist now (another agent's): not counted later. */
 void vigil_objects_snapshot(void);
 /* Programs and maps named vg_* that were not there at the first call, after waiting up to

@@ -467,6 +467,53 @@ static void test_quiet(void)
     free(s.xfer);
 }
 
+/* sendfile and splice move bytes that never pass through a user buffer: each is reported as a
+ * count (no head, no tail) in the direction of the socket end, the pipe or file end ignored. */
+static void test_sendfile_splice(void)
+{
+    struct ag_bpf_conf conf;
+    struct ag_bpf *b = NULL;
+    struct seen s = {0};
+    int64_t sent = 0, spliced_in = 0, spliced_out = 0, read_back = 0;
+    pid_t kid;
+
+    ag_bpf_conf_default(&conf);
+    CHECK(ag_bpf_open(&conf, &b) == 0, "open for sendfile");
+    if (!b)
+        return;
+    kid = spawn_sendfile_splice(b, SVC_A);
+    CHECK(kid > 0, "spawn the sendfile/splice child");
+    for (int i = 0; i < 5; i++)
+        ag_bpf_poll(b, 20, &handlers, &s);
+    for (size_t i = 0; i < s.n_xfer; i++) {
+        const struct vg_xfer_event *e = &s.xfer[i];
+
+        if (e->tgid != (uint32_t)kid)
+            continue;
+        if (e->syscall == VG_SYS_SENDFILE || e->syscall == VG_SYS_SPLICE)
+            CHECK(e->head_len == 0 && e->tail_len == 0, "%s carried payload (%u + %u bytes)",
+                  e->syscall == VG_SYS_SENDFILE ? "sendfile" : "splice", e->head_len, e->tail_len);
+        if (e->syscall == VG_SYS_SENDFILE && e->direction == VG_DIR_EGRESS)
+            sent += e->bytes;
+        else if (e->syscall == VG_SYS_SPLICE && e->direction == VG_DIR_INGRESS)
+            spliced_in += e->bytes;
+        else if (e->syscall == VG_SYS_SPLICE && e->direction == VG_DIR_EGRESS)
+            spliced_out += e->bytes;
+        else if (e->syscall == VG_SYS_READ && e->direction == VG_DIR_INGRESS)
+            read_back += e->bytes;
+        else
+            CHECK(0, "unexpected transfer: syscall %u direction %u bytes %lld", e->syscall,
+                  e->direction, (long long)e->bytes);
+    }
+    CHECK(sent == SENDFILE_BYTES && spliced_in == SENDFILE_BYTES && spliced_out == SENDFILE_BYTES &&
+              read_back == SENDFILE_BYTES,
+          "bytes: sendfile out %lld, splice in %lld, splice out %lld, read %lld; want %d each",
+          (long long)sent, (long long)spliced_in, (long long)spliced_out, (long long)read_back,
+          SENDFILE_BYTES);
+    ag_bpf_close(b);
+    free(s.xfer);
+}
+
 int main(void)
 {
     struct ag_bpf_conf conf;
@@ -508,6 +555,7 @@ int main(void)
     CHECK(vigil_objects_left(3000) == 0, "vg_* programs or maps left after ag_bpf_close");
     test_counts_only();
     test_quiet();
+    test_sendfile_splice();
     CHECK(vigil_objects_left(3000) == 0, "vg_* objects left after the counts-only run");
     test_ipv6_and_parts(AG_BPF_SOCKIO, false);
     test_ipv6_and_parts(AG_BPF_SOCKIO | AG_BPF_SYSCALLS, false);
