@@ -242,18 +242,31 @@ static pid_t watch_go_wait(struct ag_bpf *b, pid_t pid, uint32_t svc, int go[2])
     return pid;
 }
 
-pid_t spawn_getppid_loop(struct ag_bpf *b, uint32_t svc, int n)
+/* fork() for a child that must not start before it is watched: the child returns (0) only
+ * once the parent's watch_go_wait() let it go; -1 when the pipe or fork failed. */
+static pid_t fork_held(int go[2])
 {
-    int go[2];
     char c = 0;
     pid_t pid;
 
-    if (pipe(go))
+    if (pipe(go)) {
+        go[0] = go[1] = -1;
         return -1;
+    }
     pid = fork();
     if (pid == 0) {
         close(go[1]);
         must(read(go[0], &c, 1) == 1, 2);
+    }
+    return pid;
+}
+
+pid_t spawn_getppid_loop(struct ag_bpf *b, uint32_t svc, int n)
+{
+    int go[2];
+    pid_t pid = fork_held(go);
+
+    if (pid == 0) {
         for (int i = 0; i < n; i++)
             syscall(SYS_getppid);
         _exit(0);
@@ -336,12 +349,8 @@ pid_t spawn_quiet_pair(struct ag_bpf *b, uint32_t svc, uint64_t *quiet_ino)
 pid_t spawn_sendfile_splice(struct ag_bpf *b, uint32_t svc)
 {
     int go[2];
-    char c = 0;
-    pid_t pid;
+    pid_t pid = fork_held(go);
 
-    if (pipe(go))
-        return -1;
-    pid = fork();
     if (pid == 0) {
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(a);
@@ -350,8 +359,6 @@ pid_t spawn_sendfile_splice(struct ag_bpf *b, uint32_t svc)
         int file = mkstemp(path);
         off_t off = 0;
 
-        close(go[1]);
-        must(read(go[0], &c, 1) == 1, 2);
         must(l >= 0 && cfd >= 0 && file >= 0 && pipe(p) == 0, 3);
         unlink(path);
         memset(buf, 'x', sizeof(buf));

@@ -81,6 +81,13 @@ static void on_proc(void *ctx, const struct vg_proc_event *e)
 
 static const struct ag_bpf_handlers handlers = {on_xfer, on_conn, on_proc};
 
+/* After a child exited: whatever its records are, they are in the ring by now. */
+static void drain(struct ag_bpf *b, struct seen *s)
+{
+    for (int i = 0; i < 5; i++)
+        ag_bpf_poll(b, 20, &handlers, s);
+}
+
 /* Syscall stats lookups for the checks. */
 struct want_stat {
     uint32_t svc, nr;
@@ -379,8 +386,7 @@ static void test_ipv6_and_parts(unsigned parts, bool latency)
     CHECK(ag_bpf_parts(b) == parts, "parts %#x, want %#x", ag_bpf_parts(b), parts);
     kid = spawn_ipv6_pair(b, SVC_A, N_GETPPID, &port);
     CHECK(kid > 0, "spawn the IPv6 pair");
-    for (int i = 0; i < 5; i++)
-        ag_bpf_poll(b, 20, &handlers, &s);
+    drain(b, &s);
     for (size_t i = 0; i < s.n_xfer; i++) {
         const struct vg_xfer_event *e = &s.xfer[i];
 
@@ -446,8 +452,7 @@ static void test_quiet(void)
         return;
     kid = spawn_quiet_pair(b, SVC_A, &ino);
     CHECK(kid > 0, "spawn the quiet pair");
-    for (int i = 0; i < 5; i++)
-        ag_bpf_poll(b, 20, &handlers, &s);
+    drain(b, &s);
     for (size_t i = 0; i < s.n_xfer; i++) {
         const struct vg_xfer_event *e = &s.xfer[i];
 
@@ -483,8 +488,7 @@ static void test_sendfile_splice(void)
         return;
     kid = spawn_sendfile_splice(b, SVC_A);
     CHECK(kid > 0, "spawn the sendfile/splice child");
-    for (int i = 0; i < 5; i++)
-        ag_bpf_poll(b, 20, &handlers, &s);
+    drain(b, &s);
     for (size_t i = 0; i < s.n_xfer; i++) {
         const struct vg_xfer_event *e = &s.xfer[i];
 
