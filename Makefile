@@ -156,6 +156,12 @@ $(BIN)/getppid_loop: $(OBJ)/tests/bench/getppid_loop.o
 $(BIN)/parser_bench: $(OBJ)/tests/bench/parser_bench.o $(LIBAGPROTO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^
+# ... and an empty program on the agent's two raw tracepoints: the floor under its cost.
+$(BIN)/empty_hooks: $(OBJ)/tests/bench/empty_hooks.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BPF_LDLIBS)
+# Built with everything, so that the build checks them too.
+ALL_BINS += $(BIN)/bare-mhd $(BIN)/getppid_loop $(BIN)/parser_bench $(BIN)/empty_hooks
 
 # ---- fuzz targets (libFuzzer, built with FUZZ=1): tests/fuzz/fuzz_*.c ----
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

@@ -10,7 +10,8 @@
 #      and with syscall latency).
 #   2. the shop through the gateway, agent off vs on (watch all, its default): wrk at saturation,
 #      a paced wrk at half of it for p50, CPU per request of every process involved; then one
-#      run with kernel.bpf_stats_enabled for the BPF programs' time per request.
+#      run with kernel.bpf_stats_enabled for the BPF programs' time per request; and a third
+#      state, empty programs on the same two raw tracepoints and no agent (the floor).
 #      SHOP_AGENT_ARGS adds vigil-agent arguments to the agent-on state (e.g. "--config F").
 #   3. agent RSS and /metrics scrape time at 10,000 series (10,000 distinct routes to a watched
 #      bare-mhd).
@@ -107,7 +108,7 @@ build() {
     log "building into $BUILD"
     local b=$BUILD/bin
     make -s BUILD="$BUILD" "$b/vigil-agent" "$b/vigil-trace" "$b/getppid_loop" "$b/parser_bench" \
-        "$b/bare-mhd" "$b/vg-product" "$b/vg-gateway" "$b/vg-migrate" >/dev/null
+        "$b/bare-mhd" "$b/empty_hooks" "$b/vg-product" "$b/vg-gateway" "$b/vg-migrate" >/dev/null
 }
 
 # Starts vigil-agent as NAME on a free port with the given arguments; sets AGENT_URL.
@@ -372,6 +373,20 @@ shop_measure() {
     ' <<<"$out"
 }
 
+# Empty programs on the agent's two raw tracepoints and no agent (tests/bench/empty_hooks.c):
+# the shop's third state, the floor under any design that hooks every syscall.
+start_hooks() {
+    local t
+    "$BIN/empty_hooks" >"$WORK/hooks.out" 2>&1 &
+    PIDS[hooks]=$!
+    for ((t = 0; t < 100; t++)); do
+        grep -q '^ready' "$WORK/hooks.out" && return 0
+        kill -0 "${PIDS[hooks]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    die "empty_hooks did not attach: $(cat "$WORK/hooks.out")"
+}
+
 bench_shop() {
     local r state res rps reqs p50 bad w sh ag sat target probe sat_reqs
     log "2. shop through the gateway, agent off vs on, $SHOP_ROUNDS rounds"
@@ -391,8 +406,9 @@ bench_shop() {
     read -ra AGENT_EXTRA <<<"${SHOP_AGENT_ARGS:-}"
     declare -gA SH_RPS=() SH_P50=() SH_PRPS=() SH_CPU=() SH_PCPU=() SH_AG=() SH_PAG=() SH_BAD=()
     for ((r = 1; r <= SHOP_ROUNDS; r++)); do
-        for state in $( ((r % 2)) && echo "off on" || echo "on off"); do
+        for state in $( ((r % 2)) && echo "off on hooks" || echo "hooks on off"); do
             [ "$state" = on ] && start_agent agent "${AGENT_EXTRA[@]}"
+            [ "$state" = hooks ] && start_hooks
             res=$(shop_measure "$DURATION" "$CONNECTIONS")
             read -r rps reqs p50 bad w sh ag <<<"$res"
             sat_reqs=$reqs
@@ -417,7 +433,8 @@ bench_shop() {
                 SH_SYS_REQS=$((sat_reqs + reqs))
                 stop_named agent
             }
-            log "  round $r agent $state: $(echo "${SH_RPS[$state]}" | awk '{ print $NF }') req/s," \
+            [ "$state" = hooks ] && stop_named hooks
+            log "  round $r $state: $(echo "${SH_RPS[$state]}" | awk '{ print $NF }') req/s," \
                 "$(echo "${SH_CPU[$state]}" | awk '{ print $NF }') µs CPU/req, p50 $(echo "${SH_P50[$state]}" | awk '{ print $NF }') µs at $rps req/s"
         done
     done
@@ -476,9 +493,10 @@ shop_report() {
     echo "## Agent: the shop through the gateway, agent off vs on"
     echo
     echo "Method: tests/bench/shop.py (gateway and product, PostgreSQL, Redis; rate limit off),"
-    echo "GET /api/products/1 through the gateway. $SHOP_ROUNDS rounds, each measuring agent off and"
+    echo "GET /api/products/1 through the gateway. $SHOP_ROUNDS rounds, each measuring agent off,"
     echo "agent on (vigil-agent's defaults: watch all, every part, syscall latency on; started fresh"
-    echo "for each round, after /readyz), the order swapped every other round. Per state and round:"
+    echo "for each round, after /readyz) and empty hooks (below), the order reversed every other"
+    echo "round. Per state and round:"
     echo "- saturation: wrk -t1 -c$CONNECTIONS -d${DURATION}s, keep-alive;"
     echo "- half of saturation: wrk -t1 -c$PACE_CONNS -d${DURATION}s with a Lua delay() of 1 ms between"
     echo "  a connection's requests (closed loop with think time; wrk2 is not packaged). The"
@@ -503,6 +521,14 @@ shop_report() {
     printf '| %-26s | %12s | %12s | %12s |\n' "paced req/s (med)" "$(med "${SH_PRPS[off]}")" "$(med "${SH_PRPS[on]}")" ""
     printf '| %-26s | %12s | %12s | %12s |\n' "errors (all runs)" "${SH_BAD[off]:-0}" "${SH_BAD[on]:-0}" ""
     echo
+    local h h_loss
+    h=$(med "${SH_RPS[hooks]}")
+    h_loss=$(calc '%.1f' "100 * (1 - $h / $off)")
+    echo "The floor: an empty program on sys_enter and sys_exit and no agent (tests/bench/empty_hooks.c,"
+    echo "the third state of every round): $h req/s at saturation (-$h_loss %), CPU µs/req"
+    echo "+$(calc '%.2f' "$(med "${SH_CPU[hooks]}") - $cpu_off") at saturation and +$(calc '%.2f' "$(med "${SH_PCPU[hooks]}") - $pcpu_off") at half load, p50"
+    echo "+$(calc '%.1f' "$(med "${SH_P50[hooks]}") - $p_off") µs. Any program on these two hooks costs this before it does anything."
+    echo
     echo "- Goal, throughput loss <= 3 %: $(verdict "$loss" 3 '%')"
     echo "- Goal, added CPU per request <= 5 µs: at half load $(verdict "$pcpu_add" 5 µs);"
     echo "  at saturation $(verdict "$cpu_add" 5 µs)"
@@ -520,9 +546,10 @@ shop_report() {
     echo "$SH_BPF" | awk '$1 != "total" { printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }'
     echo "| all | | | $SH_BPF_TOTAL |"
     echo
-    echo "Per round (off | on): req/s ${SH_RPS[off]}| ${SH_RPS[on]}; CPU µs/req ${SH_CPU[off]}| ${SH_CPU[on]};"
-    echo "half-load CPU µs/req ${SH_PCPU[off]}| ${SH_PCPU[on]};"
-    echo "p50 µs ${SH_P50[off]}| ${SH_P50[on]}"
+    echo "Per round (off | on | empty hooks): req/s ${SH_RPS[off]}| ${SH_RPS[on]}| ${SH_RPS[hooks]};"
+    echo "CPU µs/req ${SH_CPU[off]}| ${SH_CPU[on]}| ${SH_CPU[hooks]};"
+    echo "half-load CPU µs/req ${SH_PCPU[off]}| ${SH_PCPU[on]}| ${SH_PCPU[hooks]};"
+    echo "p50 µs ${SH_P50[off]}| ${SH_P50[on]}| ${SH_P50[hooks]}"
     echo
 }
 
