@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The agent's benchmarks (issue 3, "Benchmarks"), run by scripts/bench.sh after the shop's
 # (`make bench`), or alone: bash scripts/bench-agent.sh. Appends its sections to
-# bench/RESULTS.md (replacing those of an earlier agent run). Goals, not tests: a missed goal
+# bench/RESULTS.md (replacing those of an earlier agent run); a run of only some parts
+# (BENCH_AGENT_PARTS="shop", say) prints its report and leaves the file alone. Goals, not tests: a missed goal
 # is reported, never an exit code. Every part measures its cases side by side in one run,
 # alternating, because other work on this machine moves the absolute figures:
 #   1. syscall overhead: tests/bench/getppid_loop.c (ns per getppid) bare, under libbpf-tools'
@@ -729,6 +730,12 @@ main() {
         if part events; then events_report; fi
     )
     echo "$report"
+    # A partial run would replace every agent section with its own: bench/RESULTS.md keeps full
+    # runs only, unless BENCH_RESULTS names another file.
+    if ! { part sys && part shop && part series && part events; } && [ -z "${BENCH_RESULTS:-}" ]; then
+        log "parts run: $PARTS; the report is above, ${RESULTS#"$ROOT"/} keeps the last full run"
+        return 0
+    fi
     mkdir -p "$(dirname "$RESULTS")"
     touch "$RESULTS"
     # Replace an earlier run's agent sections, keep the shop's.
