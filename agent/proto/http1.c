@@ -354,12 +354,8 @@ static size_t consume(struct ag_http1_state *st, struct ag_out *o, const struct 
                 ln.cut = 0;
                 i += take + 1;
             } else {
-                size_t room = sizeof(st->line) - st->line_len;
-                size_t keep = take < room ? take : room;
-
-                memcpy(st->line + st->line_len, p + i, keep);
-                st->line_len = (uint16_t)(st->line_len + keep);
-                st->line_total += (uint32_t)(take < LINE_LIMIT ? take : LINE_LIMIT);
+                st->line_len = (uint16_t)ag_line_keep(st->line, sizeof(st->line), st->line_len,
+                                                      &st->line_total, p + i, take, LINE_LIMIT);
                 i += take;
                 if (st->line_total >= LINE_LIMIT) {
                     *bad = 1;

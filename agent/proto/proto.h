@@ -46,6 +46,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum ag_dir { AG_DIR_INGRESS = 0, AG_DIR_EGRESS = 1 };
 
@@ -138,6 +139,20 @@ void ag_out_emit(struct ag_out *o, const struct ag_msg *m);
 
 /* Copies at most dstsz-1 bytes of src[0..n), always NUL-terminating. */
 void ag_copy_str(char *dst, size_t dstsz, const uint8_t *src, size_t n);
+
+/* A text line gathered across transfers (HTTP/1.x, RESP): appends the next take bytes at p to
+ * line, keeping what fits in cap after the len bytes already kept, and counts all of them in
+ * *total (each piece counted up to limit, so that *total cannot wrap). Returns the new kept
+ * length. */
+static inline size_t ag_line_keep(char *line, size_t cap, size_t len, uint32_t *total,
+                                  const uint8_t *p, size_t take, uint32_t limit)
+{
+    size_t keep = take < cap - len ? take : cap - len;
+
+    memcpy(line + len, p, keep);
+    *total += (uint32_t)(take < limit ? take : limit);
+    return len + keep;
+}
 
 static inline uint32_t ag_be32(const uint8_t *p)
 {

@@ -168,12 +168,8 @@ static size_t consume(struct ag_resp_state *st, struct ag_out *o, const struct a
         } else {
             const uint8_t *nl = memchr(p + i, '\n', n - i);
             size_t take = nl ? (size_t)(nl - (p + i)) : n - i;
-            size_t room = sizeof(st->line) - st->line_len;
-            size_t keep = take < room ? take : room;
-
-            memcpy(st->line + st->line_len, p + i, keep);
-            st->line_len = (uint8_t)(st->line_len + keep);
-            st->line_total += (uint32_t)(take < LINE_LIMIT ? take : LINE_LIMIT);
+            st->line_len = (uint8_t)ag_line_keep(st->line, sizeof(st->line), st->line_len,
+                                                 &st->line_total, p + i, take, LINE_LIMIT);
             st->cur.bytes += take + (nl != NULL);
             i += take;
             if (st->line_total >= LINE_LIMIT) {
